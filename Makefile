@@ -1,0 +1,54 @@
+# The front door. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Stamps are keyed on the dependency files' content: change one and the install runs again.
+PY_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-16)
+PYTEST_ARGS ?=
+
+.PHONY: help install test lint format report bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+$(BENCH_STAMP): $(PY_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@rm -f $(VENV)/.bench-* && touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-* && touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP) ## create .venv and install Python packages and Azurite (pinned)
+
+lint: $(PY_STAMP) ## ruff (lint + format check) and mypy on pipeline/ and sim/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(PY_STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint ## lint, then the whole test suite against a project-managed Azurite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+report: install ## replay the shipped recording in both modes, simulate, write reports/
+	$(BIN)/workbench report --out reports
+
+bench: install $(BENCH_STAMP) ## run benchmarks/ (each prints its ratio on its last line)
+	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+clean: ## remove the virtualenv, node_modules and generated state
+	rm -rf $(VENV) node_modules .workbench .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,4 @@
+"""The deployable content pipeline: sources, collection, storage, processor.
+
+Imports neither `sim` nor `workbench`.
+"""

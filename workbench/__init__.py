@@ -1,0 +1,1 @@
+"""The workbench: harness, reports and the `workbench` command."""

@@ -1,0 +1,267 @@
+"""Start and stop a project-local Azurite (the Azure Storage emulator) on free loopback ports.
+
+The binary comes from ``node_modules/.bin`` (installed by ``npm ci``, pinned in package.json).
+Data goes to a temporary ``--location`` folder (in-memory mode stalls on large deletes).
+The server runs in its own process group, so ``stop()`` ends node and all its children.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from workbench.errors import WorkbenchError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+AZURITE_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "azurite"
+
+# The well-known development account Azurite serves (public, documented by Microsoft).
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def connection_string(blob_port: int, queue_port: int, host: str = "127.0.0.1") -> str:
+    return (
+        "DefaultEndpointsProtocol=http;"
+        f"AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint=http://{host}:{blob_port}/{DEV_ACCOUNT};"
+        f"QueueEndpoint=http://{host}:{queue_port}/{DEV_ACCOUNT};"
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class AzuriteEndpoint:
+    """Where a running Azurite listens."""
+
+    pid: int
+    blob_port: int
+    queue_port: int
+    location: str
+
+    @property
+    def connection_string(self) -> str:
+        return connection_string(self.blob_port, self.queue_port)
+
+
+class Azurite:
+    """A running Azurite; use as a context manager or call ``start()`` / ``stop()``.
+
+    ``binary`` defaults to the project's ``node_modules/.bin/azurite``.
+    """
+
+    def __init__(
+        self,
+        binary: Path | str | None = None,
+        *,
+        location: Path | str | None = None,
+        start_timeout_s: float = 30.0,
+        log_path: Path | str | None = None,
+    ) -> None:
+        self.binary = Path(binary) if binary else AZURITE_BIN
+        self._own_location = location is None
+        self.location = Path(location) if location else None
+        self.start_timeout_s = start_timeout_s
+        self.log_path = Path(log_path) if log_path else None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.blob_port = 0
+        self.queue_port = 0
+
+    @property
+    def endpoint(self) -> AzuriteEndpoint:
+        if self.process is None:
+            raise WorkbenchError("Azurite is not started")
+        return AzuriteEndpoint(
+            self.process.pid, self.blob_port, self.queue_port, str(self.location)
+        )
+
+    @property
+    def connection_string(self) -> str:
+        return self.endpoint.connection_string
+
+    def start(self) -> AzuriteEndpoint:
+        """Start the server and wait until both ports answer.
+
+        The server runs in a session of its own, so it outlives this Python process unless
+        ``stop()`` is called (``workbench azurite start`` relies on that).
+        """
+        if not self.binary.exists():
+            raise WorkbenchError(
+                f"Azurite not installed at {self.binary}: run `npm ci` in {PROJECT_ROOT} "
+                "(make test and make report do it for you)"
+            )
+        if shutil.which("node") is None:
+            raise WorkbenchError("Node.js (`node`) is not on PATH; Azurite needs it")
+        if self.location is None:
+            self.location = Path(tempfile.mkdtemp(prefix="workbench-azurite-"))
+        self.location.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_path or (self.location / "azurite.log")
+        self.blob_port, self.queue_port = free_port(), free_port()
+        while self.queue_port == self.blob_port:
+            self.queue_port = free_port()
+        cmd = [
+            str(self.binary),
+            "--silent",
+            "--loose",
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--location",
+            str(self.location),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(self.blob_port),
+            "--queueHost",
+            "127.0.0.1",
+            "--queuePort",
+            str(self.queue_port),
+            "--tableHost",
+            "127.0.0.1",
+            "--tablePort",
+            str(free_port()),
+        ]
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # own process group: stop() kills node and children
+                close_fds=True,
+            )
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = _tail(log_path)
+                self._cleanup_location()
+                raise WorkbenchError(
+                    f"Azurite exited with code {self.process.returncode} during start-up; "
+                    f"last log lines: {tail}"
+                )
+            if port_open(self.blob_port) and port_open(self.queue_port):
+                return self.endpoint
+            time.sleep(0.05)
+        tail = _tail(log_path)
+        self.stop()
+        raise WorkbenchError(
+            f"Azurite did not open ports {self.blob_port}/{self.queue_port} within "
+            f"{self.start_timeout_s:g} s; last log lines: {tail}"
+        )
+
+    def stop(self) -> None:
+        """Stop the whole process group and remove the data folder if we made it."""
+        if self.process is not None:
+            stop_process_group(self.process.pid)
+            with contextlib.suppress(Exception):
+                self.process.wait(timeout=10)
+            self.process = None
+        self._cleanup_location()
+
+    def _cleanup_location(self) -> None:
+        if self._own_location and self.location is not None:
+            shutil.rmtree(self.location, ignore_errors=True)
+            self.location = None
+
+    def __enter__(self) -> Azurite:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def stop_process_group(pid: int, timeout_s: float = 10.0) -> None:
+    """SIGTERM the process group led by ``pid``, then SIGKILL what is left after a deadline."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie leader still counts as a member until reaped; reap it if it is our child.
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(-pgid, os.WNOHANG)
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return _group_has_live_members(pgid)
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    """True when some process of the group is not a zombie (reads /proc where it exists)."""
+    proc = Path("/proc")
+    if not proc.exists():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _tail(path: Path, lines: int = 10) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) or "(empty log)"

@@ -1,0 +1,112 @@
+"""Queue message v1 (PRODUCT.md section 4): one JSON object per item, base64 on the wire.
+
+Batch and streaming build messages with the same function, so the processor cannot tell them
+apart; ``content-item-v1.schema.json`` (next to this file) validates both. An item whose
+message would pass the queue's 64 KiB limit goes through a claim check: the whole item is
+written to a blob and the message carries the blob's name and a cut body.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pipeline.items import ContentItem
+
+__all__ = [
+    "COLLECTIONS_PREFIX",
+    "CLAIMS_PREFIX",
+    "SCHEMA_ID",
+    "build_message",
+    "claim_blob_name",
+    "collection_blob_name",
+    "encode_message",
+    "message_schema",
+    "validate_message",
+]
+
+SCHEMA_ID = "content-item/v1"
+COLLECTIONS_PREFIX = "collections/"
+CLAIMS_PREFIX = "claims/"
+# Room left for the other fields and base64's 4/3 growth: 64 KiB encoded is 48 KiB raw.
+_MAX_RAW_MESSAGE_BYTES = 49_152
+_CUT_BODY_CHARS = 2_000
+
+
+def collection_blob_name(collection_id: str, started_at_iso: str) -> str:
+    """``collections/YYYY/MM/DD/HHMMSS-<collection_id>.jsonl``: the same layout in both modes,
+    sortable by time, so a lookback window is a set of date prefixes."""
+    day, _, clock = started_at_iso.partition("T")
+    hhmmss = clock[:8].replace(":", "")
+    return f"{COLLECTIONS_PREFIX}{day.replace('-', '/')}/{hhmmss}-{collection_id}.jsonl"
+
+
+def claim_blob_name(collection_id: str, content_hash: str) -> str:
+    return f"{CLAIMS_PREFIX}{collection_id}/{content_hash}.json"
+
+
+def build_message(
+    item: ContentItem,
+    *,
+    collection_id: str,
+    collection_blob: str,
+    mode: str,
+    message_id: str | None = None,
+    claim_check: str | None = None,
+) -> dict[str, Any]:
+    """The v1 message for ``item``. With ``claim_check`` the body is cut to a preview."""
+    body = item.body
+    truncated = False
+    if claim_check is not None and len(body) > _CUT_BODY_CHARS:
+        body, truncated = body[:_CUT_BODY_CHARS], True
+    return {
+        "schema": SCHEMA_ID,
+        "id": message_id or uuid.uuid4().hex,
+        "content_hash": item.content_hash,
+        "source": item.source,
+        "source_name": item.source_name,
+        "source_id": item.source_id,
+        "url": item.url,
+        "title": item.title,
+        "author": item.author,
+        "published_at": item.published_at.isoformat(),
+        "collected_at": item.collected_at.isoformat(),
+        "collection_id": collection_id,
+        "collection_blob": collection_blob,
+        "body": body,
+        "body_truncated": truncated,
+        "claim_check": claim_check,
+        "metadata": item.metadata,
+        "mode": mode,
+    }
+
+
+def encode_message(message: dict[str, Any]) -> str:
+    """Compact JSON, as sent (the queue adapter base64-encodes it)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def needs_claim_check(message: dict[str, Any]) -> bool:
+    """True when the message would pass 64 KiB once base64-encoded."""
+    return len(encode_message(message).encode("utf-8")) > _MAX_RAW_MESSAGE_BYTES
+
+
+@lru_cache(maxsize=1)
+def message_schema() -> dict[str, Any]:
+    text = (Path(__file__).parent / "content-item-v1.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def validate_message(message: Any) -> None:
+    """Raise ``ValueError`` naming the first problem when ``message`` is not a valid v1 message."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(message_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(message))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(message)"
+        raise ValueError(f"invalid {SCHEMA_ID} message at {where}: {error.message}")

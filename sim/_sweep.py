@@ -1,0 +1,111 @@
+"""Sweeps over scaler (and pod) settings, on all cores, with a progress bar on stderr."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import multiprocessing
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from sim._results import _summary_of, aggregate
+from sim._scaler import ScalerSpec
+from sim._scenario import PodSpec, Scenario
+
+_SCALER_FIELDS = {f.name for f in dataclasses.fields(ScalerSpec)}
+_POD_FIELDS = {f.name for f in dataclasses.fields(PodSpec)}
+_SCENARIO_FIELDS = {"until_s", "price_per_replica_hour", "arrivals"}
+# fork is fast and needs no __main__ guard; Python 3.12+ warns about fork with threads.
+_START_METHOD = "fork" if sys.platform == "linux" and sys.version_info < (3, 12) else "forkserver"
+
+
+def with_setting(scenario: Scenario, key: str, value: Any) -> Scenario:
+    """``scenario`` with one setting changed: a ScalerSpec field (``queue_length``), a PodSpec field
+    (``pods.receive_batch_size`` or bare), or ``until_s`` / ``price_per_replica_hour`` / ``arrivals``."""
+    name = key.removeprefix("scaler.").removeprefix("pods.")
+    if key.startswith("pods.") or (name in _POD_FIELDS and name not in _SCALER_FIELDS):
+        if name not in _POD_FIELDS:
+            raise ValueError(f"unknown pod setting {key!r}")
+        return dataclasses.replace(
+            scenario, pods=dataclasses.replace(scenario.pods, **{name: value})
+        )
+    if name in _SCALER_FIELDS:
+        if not isinstance(scenario.scaler, ScalerSpec):
+            raise ValueError(f"cannot sweep {key!r}: the scenario has scaling off")
+        changes: dict[str, Any] = {name: value}
+        if name == "platform" and value == "container-apps":
+            changes["behavior"] = None
+        return dataclasses.replace(scenario, scaler=dataclasses.replace(scenario.scaler, **changes))
+    if name in _SCENARIO_FIELDS:
+        return dataclasses.replace(scenario, **{name: value})
+    known = sorted(_SCALER_FIELDS | _POD_FIELDS | _SCENARIO_FIELDS)
+    raise ValueError(f"unknown setting {key!r}; known: {', '.join(known)}")
+
+
+def sweep(
+    scenario: Scenario,
+    grid: Mapping[str, Sequence[Any]],
+    seeds: int | Sequence[int] = 5,
+    *,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Every combination of ``grid`` x seeds; one row per combination with metric means and 95 % CIs.
+
+    Columns: the grid keys, ``seeds``, then ``<metric>`` (mean) and ``<metric>_ci_low/_ci_high``.
+    ``jobs`` defaults to all cores; 1 runs in this process.
+    """
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise ValueError("need at least one seed")
+    keys = list(grid)
+    for key in keys:
+        if isinstance(grid[key], str | bytes) or len(grid[key]) == 0:
+            raise ValueError(f"sweep values for {key!r} must be a non-empty list")
+    combos = list(itertools.product(*(grid[k] for k in keys)))
+    scenarios = []
+    for combo in combos:
+        s = scenario
+        for key, value in zip(keys, combo, strict=True):
+            s = with_setting(s, key, value)
+        scenarios.append(s)
+    tasks = [(s, seed) for s in scenarios for seed in seed_list]
+    workers = jobs or os.cpu_count() or 1
+    bar = tqdm(total=len(tasks), file=sys.stderr, disable=not progress, desc="sweep", unit="run")
+    results: list[dict[str, Any]] = []
+    try:
+        if workers <= 1 or len(tasks) == 1:
+            for task in tasks:
+                results.append(_summary_of(task))
+                bar.update()
+        else:
+            context = multiprocessing.get_context(_START_METHOD)
+            chunk = max(1, len(tasks) // (workers * 8))
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for summary in pool.map(_summary_of, tasks, chunksize=chunk):
+                    results.append(summary)
+                    bar.update()
+    finally:
+        bar.close()
+    rows = []
+    n = len(seed_list)
+    for i, combo in enumerate(combos):
+        agg = aggregate(results[i * n : (i + 1) * n])
+        row: dict[str, Any] = {k: _plain(v) for k, v in zip(keys, combo, strict=True)}
+        row["seeds"] = n
+        for metric, values in agg.iterrows():
+            row[str(metric)] = values["mean"]
+            row[f"{metric}_ci_low"] = values["ci_low"]
+            row[f"{metric}_ci_high"] = values["ci_high"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, int | float | str | bool) or value is None else str(value)

@@ -1,0 +1,116 @@
+"""``workbench simulate`` / ``workbench sweep`` through their own argparse registration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+from workbench import cmd_sim  # noqa: E402
+from workbench.errors import WorkbenchError  # noqa: E402
+
+SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="workbench")
+    cmd_sim.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(list(argv))
+    return int(args.func(args))
+
+
+def test_acceptance_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "out.json"
+    code = cli(
+        "simulate",
+        "--scaledobject", str(SHIPPED),
+        "--arrivals", "burst:85@0",
+        "--service", "constant(10)",
+        "--startup", "constant(30)",
+        "--json", str(out),
+    )  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "time_to_first_replica_ready_s" in printed and "max_replicas" in printed
+    data = json.loads(out.read_text())
+    assert {"summary", "timeline", "scale_events"} <= set(data)
+    assert data["summary"]["messages"] == 85
+    assert data["summary"]["max_replicas"] == 6
+    assert data["scale_events"][0] == {"t": 0.0, "from": 0, "to": 1, "by": "keda"}
+    assert set(data["timeline"][0]) >= {"t", "visible", "in_flight", "desired", "ready_replicas"}
+    # The run lasts until every message is done and the deployment is back at min (0).
+    assert data["scale_events"][-1]["to"] == 0
+
+
+def test_simulate_seeds_platform_and_file_arrivals(tmp_path: Path):
+    arrivals = tmp_path / "arrivals.csv"
+    arrivals.write_text("enqueued_at\n" + "\n".join(str(i * 0.5) for i in range(60)) + "\n")
+    out = tmp_path / "o.json"
+    code = cli(
+        "simulate", "--scaledobject", str(SHIPPED), "--arrivals", str(arrivals),
+        "--service", "exponential(mean=5)", "--startup", "lognormal(mean=20,sd=5)",
+        "--platform", "container-apps", "--seeds", "3", "--phase", "random", "--json", str(out),
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["seeds"] == [0, 1, 2]
+    assert data["summary"]["messages"] == 60
+    low, high = data["confidence_intervals"]["latency_p50_s"]
+    assert low <= data["summary"]["latency_p50_s"] <= high
+
+
+def test_scaling_off(capsys: pytest.CaptureFixture[str]):
+    assert cli("simulate", "--replicas", "2", "--arrivals", "poisson:0.1:600") == 0
+    assert "scale events" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--arrivals", "burst:x@0"], "not understood"),
+        (["--arrivals", "nope.csv"], "not found"),
+        (["--arrivals", "burst:1@0", "--service", "normal(3)"], "unknown distribution"),
+        (["--arrivals", "burst:1@0", "--scaledobject", "missing.yaml"], "not found"),
+        (["--arrivals", "burst:1@0", "--batch-size", "64"], "receive_batch_size"),
+    ],
+)
+def test_user_errors_are_workbench_errors(argv: list[str], message: str):
+    with pytest.raises(WorkbenchError, match=message):
+        cli("simulate", *argv)
+
+
+def test_invalid_yaml_is_a_workbench_error(tmp_path: Path):
+    bad = tmp_path / "so.yaml"
+    bad.write_text("spec: [\n")
+    with pytest.raises(WorkbenchError, match="invalid YAML"):
+        cli("simulate", "--scaledobject", str(bad), "--arrivals", "burst:1@0")
+
+
+def test_sweep_writes_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    csv_out = tmp_path / "sweep.csv"
+    code = cli(
+        "sweep", "--scaledobject", str(SHIPPED), "--arrivals", "burst:30@0",
+        "--set", "queue_length=4,8", "--set", "service=constant(5),uniform(2,4)",
+        "--seeds", "2", "--jobs", "1", "--no-progress", "--out", str(csv_out),
+    )  # fmt: skip
+    assert code == 0
+    header = csv_out.read_text().splitlines()[0].split(",")
+    assert header[:3] == ["queue_length", "service", "seeds"]
+    assert "replica_seconds" in header and "latency_p95_s_ci_high" in header
+    assert len(csv_out.read_text().splitlines()) == 5
+    json_out = tmp_path / "sweep.json"
+    assert cli(
+        "sweep", "--arrivals", "burst:30@0", "--set", "polling_interval_s=15,30",
+        "--seeds", "1", "--jobs", "1", "--no-progress", "--out", str(json_out),
+    ) == 0  # fmt: skip
+    rows = json.loads(json_out.read_text())
+    assert [r["polling_interval_s"] for r in rows] == [15, 30]
+    with pytest.raises(WorkbenchError, match="unknown setting"):
+        cli("sweep", "--arrivals", "burst:1@0", "--set", "nope=1", "--jobs", "1",
+            "--no-progress", "--out", str(json_out))  # fmt: skip
+    with pytest.raises(WorkbenchError, match="KEY=V1"):
+        cli("sweep", "--arrivals", "burst:1@0", "--set", "nope", "--out", str(json_out))

@@ -1,0 +1,247 @@
+"""``workbench simulate`` and ``workbench sweep``: the SimPy model of KEDA scaling from the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim import (
+    FixedReplicas,
+    PodSpec,
+    ScalerSpec,
+    Scenario,
+    parse_arrivals,
+    parse_distribution,
+    simulate,
+    sweep,
+)
+from workbench.errors import WorkbenchError
+
+DEFAULT_SCALEDOBJECT = Path("data/keda/processor-scaledobject.yaml")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sim_parser = subparsers.add_parser(
+        "simulate",
+        help="simulate KEDA scaling of the processor for an arrival pattern",
+        description="Simulate the queue, processor pods and KEDA/HPA scaling; print the summary.",
+    )
+    _scenario_arguments(sim_parser)
+    sim_parser.add_argument("--seeds", type=int, default=1, help="replications (seeds 0..N-1)")
+    sim_parser.add_argument(
+        "--json", type=Path, help="write summary, timeline and scale_events (first seed) here"
+    )
+    sim_parser.set_defaults(func=handle_simulate)
+
+    sweep_parser = subparsers.add_parser(
+        "sweep",
+        help="sweep scaler settings; write a table of settings x metrics",
+        description="Run every combination of --set values over several seeds on all cores.",
+    )
+    _scenario_arguments(sweep_parser)
+    sweep_parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a setting and its values, e.g. queue_length=4,8,16 (repeatable)",
+    )
+    sweep_parser.add_argument("--seeds", type=int, default=5, help="replications per setting")
+    sweep_parser.add_argument("--jobs", type=int, default=None, help="worker processes (all cores)")
+    sweep_parser.add_argument(
+        "--out", type=Path, required=True, help="table to write (.csv or .json)"
+    )
+    sweep_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep_parser.set_defaults(func=handle_sweep)
+
+
+def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scaledobject",
+        type=Path,
+        default=None,
+        help=f"KEDA ScaledObject YAML (default {DEFAULT_SCALEDOBJECT})",
+    )
+    parser.add_argument(
+        "--arrivals",
+        required=True,
+        metavar="SPEC",
+        help="burst:N@T[/RATE], poisson:RATE:DURATION, repeat:PERIOD:COUNT:SPEC, or a file "
+        "(CSV with enqueued_at, replay.json#MODE, one time per line)",
+    )
+    parser.add_argument("--service", default="constant(10)", help="service time distribution")
+    parser.add_argument("--startup", default="constant(30)", help="pod startup distribution")
+    parser.add_argument(
+        "--platform", choices=["kubernetes", "container-apps"], default="kubernetes"
+    )
+    parser.add_argument("--replicas", type=int, help="scaling off: this many pods throughout")
+    parser.add_argument("--until", type=float, help="stop at this time (s) instead of when done")
+    parser.add_argument(
+        "--phase",
+        choices=["fixed", "random"],
+        default="fixed",
+        help="KEDA poll / HPA sync phase: at t=0 or random per seed",
+    )
+    parser.add_argument("--batch-size", type=int, default=10, help="messages per receive")
+    parser.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds")
+    parser.add_argument("--concurrency", type=int, default=1, help="receive loops per pod")
+    parser.add_argument(
+        "--pause-when-empty", type=float, default=10.0, help="seconds; 0 long-polls"
+    )
+    parser.add_argument("--pause-between-batches", type=float, default=2.0, help="seconds")
+    parser.add_argument("--exit-after-idle", type=float, default=None, help="seconds")
+    parser.add_argument("--price-per-replica-hour", type=float, default=0.054)
+
+
+def _build_scenario(args: argparse.Namespace) -> Scenario:
+    try:
+        arrivals = parse_arrivals(args.arrivals)
+        pods = PodSpec(
+            startup=parse_distribution(args.startup),
+            service=parse_distribution(args.service),
+            concurrency=args.concurrency,
+            receive_batch_size=args.batch_size,
+            visibility_timeout_s=args.visibility_timeout,
+            pause_between_batches_s=args.pause_between_batches,
+            pause_when_empty_s=args.pause_when_empty,
+            exit_after_idle_s=args.exit_after_idle,
+        )
+        scaler: ScalerSpec | FixedReplicas
+        if args.replicas is not None:
+            if args.scaledobject is not None:
+                raise ValueError("give either --replicas (scaling off) or --scaledobject")
+            scaler = FixedReplicas(args.replicas)
+        else:
+            phase: dict[str, Any] = {}
+            if args.phase == "random":
+                phase = {"keda_poll_phase_s": None, "hpa_sync_phase_s": None}
+            scaler = ScalerSpec.from_scaledobject(
+                args.scaledobject or DEFAULT_SCALEDOBJECT, platform=args.platform, **phase
+            )
+        return Scenario(
+            arrivals=arrivals,
+            pods=pods,
+            scaler=scaler,
+            until_s=args.until,
+            price_per_replica_hour=args.price_per_replica_hour,
+        )
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalar
+        return _clean(value.item())
+    return value
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def handle_simulate(args: argparse.Namespace) -> int:
+    if args.seeds < 1:
+        raise WorkbenchError("--seeds must be >= 1")
+    scenario = _build_scenario(args)
+    result = simulate(scenario, seeds=args.seeds)
+    summary = result.summary
+    first = result.runs[0]
+    print(
+        f"simulated {args.seeds} seed(s): {scenario.arrivals}, service {scenario.pods.service}, "
+        f"startup {scenario.pods.startup}"
+    )
+    for name, row in summary.iterrows():
+        line = f"  {name:<32} {_fmt(row['mean'])}"
+        if args.seeds > 1 and math.isfinite(row["ci_low"]):
+            line += f"  [95% CI {_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
+        print(line)
+    events = first.records.scale_events
+    if events:
+        shown = ", ".join(f"{e.t:g}s {e.from_replicas}->{e.to_replicas} {e.by}" for e in events)
+        print(f"scale events (seed {first.seed}): {shown}")
+    if args.json is not None:
+        payload: dict[str, Any] = {
+            "summary": {str(k): v for k, v in summary["mean"].items()},
+            "timeline": first.timeline().to_dict(orient="records"),
+            "scale_events": first.scale_events().to_dict(orient="records"),
+            "seeds": [r.seed for r in result.runs],
+        }
+        if args.seeds > 1:
+            payload["confidence_intervals"] = {
+                str(k): [row["ci_low"], row["ci_high"]] for k, row in summary.iterrows()
+            }
+        try:
+            args.json.write_text(json.dumps(_clean(payload), indent=2) + "\n")
+        except OSError as exc:
+            raise WorkbenchError(f"cannot write {args.json}: {exc.strerror}") from None
+        print(f"wrote {args.json}")
+    return 0
+
+
+_SPLIT = re.compile(r",(?![^()]*\))")
+
+
+def _value(text: str) -> Any:
+    text = text.strip()
+    if text.lower() in ("random", "none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_settings(items: list[str]) -> dict[str, list[Any]]:
+    """``["queue_length=4,8", "service=constant(5),uniform(1,2)"]`` -> a sweep grid."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise WorkbenchError(f"--set {item!r}: use KEY=V1,V2,...")
+        grid[key.strip()] = [_value(v) for v in _SPLIT.split(raw) if v.strip()]
+    if not grid:
+        raise WorkbenchError("give at least one --set KEY=V1,V2,...")
+    return grid
+
+
+def handle_sweep(args: argparse.Namespace) -> int:
+    if args.seeds < 1:
+        raise WorkbenchError("--seeds must be >= 1")
+    suffix = args.out.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise WorkbenchError(f"--out must end in .csv or .json, got {args.out}")
+    scenario = _build_scenario(args)
+    grid = parse_settings(args.settings)
+    try:
+        table = sweep(
+            scenario, grid, seeds=args.seeds, jobs=args.jobs, progress=not args.no_progress
+        )
+    except (ValueError, TypeError) as exc:
+        raise WorkbenchError(str(exc)) from None
+    try:
+        if suffix == ".csv":
+            table.to_csv(args.out, index=False)
+        else:
+            args.out.write_text(
+                json.dumps(_clean(table.to_dict(orient="records")), indent=2) + "\n"
+            )
+    except OSError as exc:
+        raise WorkbenchError(f"cannot write {args.out}: {exc.strerror}") from None
+    print(f"wrote {len(table)} settings x {args.seeds} seeds to {args.out}", file=sys.stdout)
+    return 0

@@ -124,9 +124,11 @@ class ContentItem:
         return tuple(keys)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """JSON-ready fields (times as ISO 8601); a shallow copy, cheap on the hot path."""
+        data = {f.name: getattr(self, f.name) for f in _FIELDS}
         data["published_at"] = self.published_at.isoformat()
         data["collected_at"] = self.collected_at.isoformat()
+        data["metadata"] = dict(self.metadata)
         return data
 
     @classmethod
@@ -137,6 +139,9 @@ class ContentItem:
         values["collected_at"] = _as_utc(datetime.fromisoformat(values["collected_at"]))
         values.setdefault("metadata", {})
         return cls(**values)
+
+
+_FIELDS = dataclasses.fields(ContentItem)
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -1,5 +1,127 @@
-"""Placeholder until its issue lands."""
+"""``workbench replay`` and ``workbench report``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.collect import CollectorOptions
+from pipeline.storage import StorageAccount
+from workbench.paths import SHIPPED_RECORDING
+from workbench.replay import MODES, ReplayOptions, replay_recording
+from workbench.target import storage_connection
 
 
-def register(subparsers):  # type: ignore[no-untyped-def]
-    pass
+def register(subparsers: Any) -> None:
+    replay = subparsers.add_parser(
+        "replay", help="replay a recording through the batch and/or streaming collectors"
+    )
+    replay.add_argument(
+        "--recording", type=Path, default=SHIPPED_RECORDING, help="recording folder"
+    )
+    _add_replay_options(replay)
+    replay.add_argument(
+        "--mode", choices=(*MODES, "both"), default="both", help="which collector (default both)"
+    )
+    replay.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    replay.set_defaults(func=_replay)
+
+    report = subparsers.add_parser(
+        "report", help="replay the recording in both modes and write the rollout report"
+    )
+    report.add_argument(
+        "--recording", type=Path, default=SHIPPED_RECORDING, help="recording folder"
+    )
+    report.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
+    _add_replay_options(report, processors=2)
+    report.set_defaults(func=_report)
+
+
+def _add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) -> None:
+    parser.add_argument("--speed", type=float, default=20.0, help="replay speed (default 20)")
+    parser.add_argument(
+        "--processors",
+        type=int,
+        default=processors,
+        help=f"processor workers (default {processors})",
+    )
+    parser.add_argument(
+        "--processor-concurrency", type=int, default=4, help="messages per worker at once"
+    )
+    parser.add_argument(
+        "--service-time",
+        default="lognormal(mean=6,sd=2)",
+        help="simulated work per item, in recording seconds (default lognormal(mean=6,sd=2))",
+    )
+    parser.add_argument("--send-concurrency", type=int, default=8, help="messages in flight")
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="streaming send limit, items/s"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for service times")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the queues and containers after the replay"
+    )
+
+
+def _options(args: argparse.Namespace) -> ReplayOptions:
+    try:
+        collector = CollectorOptions(
+            send_concurrency=args.send_concurrency, rate_limit_items_per_s=args.rate_limit
+        )
+    except ValueError as exc:
+        from workbench.errors import WorkbenchError
+
+        raise WorkbenchError(str(exc)) from None
+    return ReplayOptions(
+        speed=args.speed,
+        processors=args.processors,
+        processor_concurrency=args.processor_concurrency,
+        service_time=args.service_time,
+        collector=collector,
+        keep=args.keep,
+        seed=args.seed,
+    )
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_replay(recording: Path, modes: tuple[str, ...], options: ReplayOptions) -> dict[str, Any]:
+    with storage_connection() as (conn, where):
+        _progress(f"storage: {where}")
+
+        async def go() -> dict[str, Any]:
+            async with StorageAccount(conn) as account:
+                return await replay_recording(
+                    recording, account=account, modes=modes, options=options, progress=_progress
+                )
+
+        return asyncio.run(go())
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from workbench.report import replay_table
+
+    modes = MODES if args.mode == "both" else (args.mode,)
+    result = run_replay(args.recording, modes, _options(args))
+    print(replay_table(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1, default=str))
+        print(f"metrics written to {args.json}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from workbench.report import write_report
+
+    result = run_replay(args.recording, MODES, _options(args))
+    paths = write_report(result, args.out)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0

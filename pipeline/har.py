@@ -1,0 +1,295 @@
+"""HAR 1.2 replay and recording at the transport seam (PRODUCT.md section 4, Recordings).
+
+``ReplayTransport`` answers each request with the recorded response for the same method and
+URL (query order ignored), in recorded order when a URL repeats, after waiting the entry's
+recorded ``time`` on the clock. ``RecordingTransport`` wraps a real transport and keeps every
+exchange as a HAR 1.2 entry. HAR exported by browser devtools or mitmproxy replays as well.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import json
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from pipeline.clock import Clock
+from pipeline.errors import ReplayError
+
+__all__ = [
+    "HAR_CREATOR",
+    "RecordingTransport",
+    "ReplayTransport",
+    "entry_body",
+    "load_har",
+    "match_key",
+    "write_har",
+]
+
+log = logging.getLogger(__name__)
+
+HAR_CREATOR = {"name": "streaming-collection-workbench", "version": "0.1"}
+# Headers that describe the wire, not the body we replay (HAR bodies are decoded).
+_WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length", "connection"})
+# Never written to a recording: a HAR is shared, credentials must not travel with it.
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
+
+
+def match_key(method: str, url: str) -> tuple[str, str]:
+    """How requests are matched: method and URL, query parameters sorted, fragment dropped."""
+    parts = urlsplit(url)
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    host = (parts.hostname or "").lower()
+    if parts.port and not (
+        (parts.scheme == "http" and parts.port == 80)
+        or (parts.scheme == "https" and parts.port == 443)
+    ):
+        host = f"{host}:{parts.port}"
+    path = parts.path or "/"
+    return method.upper(), urlunsplit((parts.scheme.lower(), host, path, query, ""))
+
+
+def load_har(path: str | Path) -> list[dict[str, Any]]:
+    """The entries of a HAR file, checked enough to replay; ``ReplayError`` when unusable."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ReplayError(f"{path}: HAR file not found") from None
+    except (OSError, ValueError) as exc:
+        raise ReplayError(f"{path}: not a readable HAR (JSON) file: {exc}") from None
+    entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise ReplayError(f"{path}: not a HAR file (no log.entries)")
+    for index, entry in enumerate(entries):
+        try:
+            entry["request"]["method"]
+            entry["request"]["url"]
+            int(entry["response"]["status"])
+        except (KeyError, TypeError, ValueError):
+            raise ReplayError(
+                f"{path}: entry {index} lacks request.method, request.url or response.status"
+            ) from None
+    return entries
+
+
+def write_har(path: str | Path, entries: Iterable[Mapping[str, Any]], comment: str = "") -> None:
+    """Write entries as a HAR 1.2 document."""
+    doc: dict[str, Any] = {
+        "log": {
+            "version": "1.2",
+            "creator": dict(HAR_CREATOR),
+            "pages": [],
+            "entries": list(entries),
+        }
+    }
+    if comment:
+        doc["log"]["comment"] = comment
+    Path(path).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def entry_body(entry: Mapping[str, Any]) -> bytes:
+    """The response body of a HAR entry as bytes (``encoding: base64`` supported)."""
+    content = entry.get("response", {}).get("content") or {}
+    text = content.get("text")
+    if text is None:
+        return b""
+    if content.get("encoding") == "base64":
+        return base64.b64decode(text)
+    charset = _charset(str(content.get("mimeType") or "")) or "utf-8"
+    try:
+        return str(text).encode(charset)
+    except (LookupError, UnicodeEncodeError):
+        return str(text).encode("utf-8")
+
+
+def _charset(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip("\"'")
+    return None
+
+
+def _har_headers(headers: httpx.Headers) -> list[dict[str, str]]:
+    return [
+        {"name": k, "value": "[redacted]" if k.lower() in _SECRET_HEADERS else v}
+        for k, v in headers.multi_items()
+    ]
+
+
+def _entry_headers(entry: Mapping[str, Any], body: bytes) -> list[tuple[str, str]]:
+    headers = []
+    for header in entry.get("response", {}).get("headers") or []:
+        name = str(header.get("name", ""))
+        if not name or name.startswith(":") or name.lower() in _WIRE_HEADERS:
+            continue
+        headers.append((name, str(header.get("value", ""))))
+    headers.append(("Content-Length", str(len(body))))
+    return headers
+
+
+class ReplayTransport(httpx.AsyncBaseTransport):
+    """Serves recorded responses; no network. A request with no answer raises ``ReplayError``."""
+
+    def __init__(
+        self, entries_or_har_path: str | Path | Iterable[Mapping[str, Any]], clock: Clock
+    ) -> None:
+        if isinstance(entries_or_har_path, str | Path):
+            self.source = str(entries_or_har_path)
+            entries: list[Mapping[str, Any]] = list(load_har(entries_or_har_path))
+        else:
+            self.source = "<entries>"
+            entries = list(entries_or_har_path)
+        self.clock = clock
+        self._queues: dict[tuple[str, str], deque[Mapping[str, Any]]] = defaultdict(deque)
+        self._counts: dict[tuple[str, str], int] = defaultdict(int)
+        for entry in sorted(entries, key=lambda e: str(e.get("startedDateTime", ""))):
+            req = entry["request"]
+            key = match_key(str(req["method"]), str(req["url"]))
+            self._queues[key].append(entry)
+            self._counts[key] += 1
+        self.served = 0
+
+    @property
+    def unused(self) -> int:
+        """Recorded entries not served (yet)."""
+        return sum(len(q) for q in self._queues.values())
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = match_key(request.method, str(request.url))
+        queue = self._queues.get(key)
+        if not queue:
+            raise ReplayError(self._no_answer(key))
+        entry = queue.popleft()
+        self.served += 1
+        elapsed_s = max(0.0, float(entry.get("time") or 0.0)) / 1000.0
+        timeout = (request.extensions.get("timeout") or {}).get("read")
+        if timeout is not None and elapsed_s > timeout:
+            await self.clock.sleep(timeout)
+            raise httpx.ReadTimeout(f"replayed response took {elapsed_s:.1f} s", request=request)
+        await self.clock.sleep(elapsed_s)
+        response = entry["response"]
+        body = entry_body(entry)
+        return httpx.Response(
+            status_code=int(response["status"]),
+            headers=_entry_headers(entry, body),
+            content=body,
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "har_time_ms": entry.get("time")},
+        )
+
+    def _no_answer(self, key: tuple[str, str]) -> str:
+        method, url = key
+        if self._counts.get(key):
+            return (
+                f"replay ({self.source}): all {self._counts[key]} recorded answers to "
+                f"{method} {url} were already used"
+            )
+        candidates = [u for (m, u) in self._counts if m == method]
+        close = difflib.get_close_matches(url, candidates, n=3, cutoff=0.0)
+        hint = f"; closest recorded: {', '.join(close)}" if close else ""
+        return f"replay ({self.source}): no recorded answer for {method} {url}{hint}"
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Wraps a real transport and keeps each exchange as a HAR 1.2 entry (``entries``)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.entries: list[dict[str, Any]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        response = await self.inner.handle_async_request(request)
+        stream = response.stream
+        try:
+            # The bytes as they came (maybe compressed): the caller decodes them as usual.
+            assert isinstance(stream, httpx.AsyncByteStream)
+            raw = b"".join([chunk async for chunk in stream])
+        finally:
+            await response.aclose()
+        elapsed_ms = (time.perf_counter() - t0) * 1000.0
+        replayed = httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            content=raw,
+            request=request,
+            extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
+        )
+        # HAR keeps the decoded body; decode a copy so the caller still gets the raw stream.
+        decoded = httpx.Response(
+            status_code=response.status_code, headers=response.headers, content=raw
+        ).read()
+        self.entries.append(self._entry(request, response, decoded, started, elapsed_ms))
+        return replayed
+
+    @staticmethod
+    def _entry(
+        request: httpx.Request,
+        response: httpx.Response,
+        body: bytes,
+        started: datetime,
+        elapsed_ms: float,
+    ) -> dict[str, Any]:
+        mime = response.headers.get("content-type", "")
+        content: dict[str, Any] = {"size": len(body), "mimeType": mime}
+        charset = _charset(mime) or "utf-8"
+        try:
+            content["text"] = body.decode(charset)
+            if content["text"].encode(charset) != body:
+                raise UnicodeError
+        except (LookupError, UnicodeError):
+            content["text"] = base64.b64encode(body).decode("ascii")
+            content["encoding"] = "base64"
+        version = response.extensions.get("http_version", b"HTTP/1.1")
+        http_version = version.decode() if isinstance(version, bytes) else str(version)
+        return {
+            "startedDateTime": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": round(elapsed_ms, 3),
+            "request": {
+                "method": request.method,
+                "url": str(request.url),
+                "httpVersion": http_version,
+                "cookies": [],
+                "headers": _har_headers(request.headers),
+                "queryString": [
+                    {"name": k, "value": v} for k, v in request.url.params.multi_items()
+                ],
+                "headersSize": -1,
+                "bodySize": 0,
+            },
+            "response": {
+                "status": response.status_code,
+                "statusText": response.reason_phrase,
+                "httpVersion": http_version,
+                "cookies": [],
+                "headers": _har_headers(response.headers),
+                "content": content,
+                "redirectURL": response.headers.get("location", ""),
+                "headersSize": -1,
+                "bodySize": len(body),
+            },
+            "cache": {},
+            "timings": {"send": 0, "wait": round(elapsed_ms, 3), "receive": 0},
+        }
+
+    def write(self, path: str | Path, comment: str = "") -> None:
+        """Write the exchanges so far as a HAR 1.2 file."""
+        write_har(path, self.entries, comment)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,65 @@
+"""Dispatch by source type; turn every failure into a counted error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Callable
+
+import httpx
+
+from pipeline.clock import Clock
+from pipeline.config import SourceConfig
+from pipeline.errors import ReplayError
+from pipeline.items import ContentItem
+from pipeline.sources._feeds import collect_feed
+from pipeline.sources._http import Fetcher, SourceFetchError
+from pipeline.sources._mastodon import collect_mastodon
+from pipeline.sources._reddit import collect_reddit
+from pipeline.sources._stats import SourceStats
+
+log = logging.getLogger(__name__)
+
+_COLLECTORS: dict[str, Callable[..., AsyncGenerator[ContentItem, None]]] = {
+    "reddit": collect_reddit,
+    "rss": collect_feed,
+    "mastodon": collect_mastodon,
+}
+
+
+async def collect_source(
+    client: httpx.AsyncClient, source: SourceConfig, clock: Clock, stats: SourceStats
+) -> AsyncGenerator[ContentItem, None]:
+    """Yield the accepted items of one source; failures end it and are counted in ``stats``."""
+    fetcher = Fetcher(client, source, clock, stats)
+    collector = _COLLECTORS[source.type](fetcher, source, clock, stats)
+    started = clock.task_time()
+    try:
+        async for item in collector:
+            yield item
+    except ReplayError:
+        raise
+    except SourceFetchError as exc:
+        stats.error(exc.kind, str(exc))
+        log.warning("source_error source=%s kind=%s error=%s", source.name, exc.kind, exc)
+    except Exception as exc:  # a malformed payload must not stop the other sources
+        stats.error("parse", f"{type(exc).__name__}: {exc}")
+        log.warning(
+            "source_error source=%s kind=parse error=%s: %s",
+            source.name,
+            type(exc).__name__,
+            exc,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+    finally:
+        await collector.aclose()
+    log.info(
+        "source_done source=%s type=%s requests=%d accepted=%d rejected=%d errors=%s "
+        "duration_s=%.2f",
+        source.name,
+        source.type,
+        stats.requests,
+        stats.accepted,
+        sum(stats.rejections.values()),
+        dict(stats.errors) or "{}",
+        clock.task_time() - started,
+    )

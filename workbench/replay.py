@@ -1,0 +1,337 @@
+"""Replay a recording through the real collectors against Azure Storage, with processors.
+
+For each mode, fresh queues and containers are made; the recording's runs are replayed in
+order (the history carries from run to run); with processors, N workers drain the queue while
+and after each run. All times are recording seconds from the start of each run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gc
+import logging
+import math
+import statistics
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pipeline.clock import Clock
+from pipeline.collect import CollectorOptions, RunMetrics, collect_run
+from pipeline.har import ReplayTransport
+from pipeline.history import HistoryIndex
+from pipeline.processor import ProcessedRecord, Processor
+from pipeline.recording import Recording, first_item_limit_seconds
+from pipeline.storage import StorageAccount
+from workbench.errors import WorkbenchError
+
+log = logging.getLogger(__name__)
+
+MODES = ("batch", "streaming")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayOptions:
+    speed: float = 20.0
+    processors: int = 0
+    processor_concurrency: int = 4
+    service_time: str = "lognormal(mean=6,sd=2)"
+    visibility_timeout_s: int = 60
+    history_lookback: timedelta = timedelta(hours=24)
+    history_retention: timedelta = timedelta(days=7)
+    collector: CollectorOptions = dataclasses.field(default_factory=CollectorOptions)
+    drain_timeout_wall_s: float = 600.0
+    keep: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise WorkbenchError(f"--speed must be > 0, got {self.speed}")
+        if self.processors < 0:
+            raise WorkbenchError(f"--processors must be >= 0, got {self.processors}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModeResources:
+    queue: str
+    poison_queue: str
+    collected: str
+    processed: str
+
+    @classmethod
+    def fresh(cls, mode: str) -> ModeResources:
+        token = uuid.uuid4().hex[:8]
+        return cls(
+            queue=f"cpr-{mode}-{token}",
+            poison_queue=f"cpr-{mode}-{token}-poison",
+            collected=f"collected-{mode}-{token}",
+            processed=f"processed-{mode}-{token}",
+        )
+
+
+ProgressFn = Callable[[str], None]
+
+
+async def replay_recording(
+    recording_dir: Path | str,
+    *,
+    account: StorageAccount,
+    modes: Sequence[str] = MODES,
+    options: ReplayOptions | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Replay every run of the recording in each mode; returns the replay JSON document."""
+    options = options or ReplayOptions()
+    recording = Recording.open(Path(recording_dir))
+    for mode in modes:
+        if mode not in MODES:
+            raise WorkbenchError(f"unknown mode {mode!r}; expected one of {MODES}")
+    limits = [first_item_limit_seconds(recording, run.index) for run in recording.runs]
+    result: dict[str, Any] = {
+        "recording": str(recording_dir),
+        "speed": options.speed,
+        "processors": options.processors,
+        "service_time": options.service_time if options.processors else None,
+        "modes": {},
+    }
+    for mode in modes:
+        runs, end_state = await _replay_mode(recording, mode, account, options, limits, progress)
+        result["modes"][mode] = {"runs": runs, "total": _total(runs), "end": end_state}
+    return result
+
+
+async def _replay_mode(
+    recording: Recording,
+    mode: str,
+    account: StorageAccount,
+    options: ReplayOptions,
+    limits: Sequence[tuple[float, dict[str, float]]],
+    progress: ProgressFn | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    names = ModeResources.fresh(mode)
+    queue = await account.queue(names.queue).create_if_missing()
+    await account.queue(names.poison_queue).create_if_missing()
+    collected = await account.container(names.collected).create_if_missing()
+    await account.container(names.processed).create_if_missing()
+    await _warm_up(queue)
+    history = HistoryIndex(
+        collected, lookback=options.history_lookback, retention=options.history_retention
+    )
+    clock = Clock(options.speed)
+    collector = dataclasses.replace(options.collector, mode_override=mode)
+    runs: list[dict[str, Any]] = []
+    try:
+        for run in recording.runs:
+            if progress:
+                progress(f"{mode}: run {run.index + 1}/{len(recording.runs)} ({run.started_at})")
+            transport = ReplayTransport(run.har_path, clock)
+            processors = [
+                Processor(
+                    account,
+                    clock=clock,
+                    queue_name=names.queue,
+                    poison_queue_name=names.poison_queue,
+                    results_container=names.processed,
+                    service_time=options.service_time,
+                    concurrency=options.processor_concurrency,
+                    # Receive only what can start now, so work spreads across workers.
+                    batch_size=options.processor_concurrency,
+                    visibility_timeout_s=options.visibility_timeout_s,
+                    name=f"processor-{i + 1}",
+                    seed=options.seed * 1000 + run.index * 10 + i,
+                )
+                for i in range(options.processors)
+            ]
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(p.run(stop)) for p in processors]
+            try:
+                async with httpx.AsyncClient(transport=transport) as client:
+                    # A full garbage collection of the loaded HAR and the SDK's objects would
+                    # otherwise fall inside the run, and at speed S count S times over.
+                    gc.collect()
+                    gc.freeze()
+                    try:
+                        metrics = await collect_run(
+                            sources=recording.sources.sources,
+                            client=client,
+                            queue=queue,
+                            store=collected,
+                            history=history,
+                            clock=clock,
+                            started_at=run.started_at,
+                            options=collector,
+                        )
+                    finally:
+                        gc.unfreeze()
+                if processors:
+                    await _drain(queue, options.drain_timeout_wall_s, tasks)
+            finally:
+                stop.set()
+                done = await asyncio.gather(*tasks, return_exceptions=True)
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            metrics.first_item_limit_seconds = limits[run.index][0]
+            runs.append(_run_document(run.index, metrics, processors, limits[run.index][1]))
+            if progress:
+                first = metrics.time_to_first_item_queued_seconds
+                progress(
+                    f"{mode}: run {run.index + 1} queued {metrics.items_queued} items, "
+                    f"first at {_fmt(first)} s (limit {_fmt(limits[run.index][0])} s)"
+                )
+        end_state = {
+            "queue_depth_at_end": await queue.approximate_count(),
+            "poison_queue_depth_at_end": await account.queue(
+                names.poison_queue
+            ).approximate_count(),
+            "resources": dataclasses.asdict(names),
+            "kept": options.keep,
+        }
+    finally:
+        if not options.keep:
+            for q in (names.queue, names.poison_queue):
+                await account.delete_queue(q)
+            for c in (names.collected, names.processed):
+                await account.delete_container(c)
+    return runs, end_state
+
+
+async def _warm_up(queue: Any) -> None:
+    """Send, receive and delete one message on the fresh queue before the first run.
+
+    Python pays for a code path's first call (imports, caches); at replay speed S that cost
+    counts S times in recording seconds and would fall on the first run's first item only.
+    """
+    await queue.send('{"warm_up": true}')
+    for message in await queue.receive(1, visibility_timeout=5):
+        await queue.delete(message)
+
+
+async def _drain(queue: Any, timeout_wall_s: float, tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Wait until the queue holds nothing, visible or in flight (polling, with a deadline)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_wall_s
+    while loop.time() < deadline:
+        for task in tasks:
+            if task.done() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        if await queue.approximate_count() == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise WorkbenchError(
+        f"the processors did not drain queue {queue.name!r} within {timeout_wall_s:g} s"
+    )
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, math.ceil(q / 100 * len(ordered)) - 1)
+    return ordered[rank]
+
+
+def _run_document(
+    index: int,
+    metrics: RunMetrics,
+    processors: Sequence[Processor],
+    per_source_limits: dict[str, float],
+) -> dict[str, Any]:
+    doc = metrics.to_dict()
+    doc["run"] = index
+    doc["first_item_limit_per_source_seconds"] = per_source_limits
+    records: list[ProcessedRecord] = [r for p in processors for r in p.records]
+    done_by_item: dict[str, ProcessedRecord] = {}
+    deliveries: Counter[str] = Counter()
+    for rec in records:
+        deliveries[rec.item_id] += 1
+        if rec.outcome in ("processed", "duplicate"):
+            prev = done_by_item.get(rec.item_id)
+            if prev is None or rec.finished_at < prev.finished_at:
+                done_by_item[rec.item_id] = rec
+    for message in doc["messages"]:
+        rec = done_by_item.get(message["message_id"])
+        message["processed_at"] = rec.finished_at if rec else None
+        message["processed_by"] = rec.worker if rec else None
+        message["outcome"] = rec.outcome if rec else None
+    if processors:
+        latencies = [
+            m["processed_at"] - m["enqueued_at"]
+            for m in doc["messages"]
+            if m["processed_at"] is not None
+        ]
+        processed_times = [m["processed_at"] for m in doc["messages"] if m["processed_at"]]
+        outcomes = Counter(r.outcome for r in records)
+        per_worker = Counter(r.worker for r in records if r.outcome == "processed")
+        doc["processing"] = {
+            "items_processed": outcomes.get("processed", 0),
+            "duplicates_absorbed": outcomes.get("duplicate", 0),
+            "poisoned": outcomes.get("poisoned", 0) + outcomes.get("invalid", 0),
+            "unprocessed": sum(1 for m in doc["messages"] if m["processed_at"] is None),
+            "redeliveries": sum(n - 1 for n in deliveries.values() if n > 1),
+            "time_to_first_item_processed_seconds": min(processed_times, default=None),
+            "makespan_seconds": max(processed_times, default=None),
+            "latency_p50_seconds": _percentile(latencies, 50),
+            "latency_p95_seconds": _percentile(latencies, 95),
+            "latency_max_seconds": max(latencies, default=None),
+            "items_per_processor": dict(sorted(per_worker.items())),
+        }
+    return doc
+
+
+_SUM_KEYS = ("items_collected", "items_queued", "duplicates_skipped", "claim_checks")
+
+
+def _total(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {k: sum(r[k] for r in runs) for k in _SUM_KEYS}
+    total["runs"] = len(runs)
+    total["deduplication_hit_rate"] = (
+        total["duplicates_skipped"] / total["items_collected"] if total["items_collected"] else 0.0
+    )
+    for key in (
+        "time_to_first_item_queued_seconds",
+        "first_item_limit_seconds",
+        "time_to_last_item_queued_seconds",
+        "throughput_items_per_second",
+        "peak_enqueue_rate_10s",
+        "gap_cv",
+    ):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        total[key] = statistics.fmean(values) if values else None
+        total[f"{key}_max"] = max(values) if values else None
+    hashes = [m["content_hash"] for r in runs for m in r["messages"]]
+    total["distinct_content_hashes"] = len(set(hashes))
+    total["content_hashes_queued_twice"] = len(hashes) - len(set(hashes))
+    errors: Counter[str] = Counter()
+    for r in runs:
+        for source, kinds in r["errors"].items():
+            for kind, n in kinds.items():
+                errors[f"{source}:{kind}"] += n
+    total["errors"] = dict(errors)
+    if all("processing" in r for r in runs) and runs:
+        processing = [r["processing"] for r in runs]
+        total["processing"] = {
+            k: sum(p[k] for p in processing)
+            for k in (
+                "items_processed",
+                "duplicates_absorbed",
+                "poisoned",
+                "unprocessed",
+                "redeliveries",
+            )
+        }
+        for key in ("latency_p50_seconds", "latency_p95_seconds", "latency_max_seconds",
+                    "makespan_seconds", "time_to_first_item_processed_seconds"):  # fmt: skip
+            values = [p[key] for p in processing if p[key] is not None]
+            total["processing"][key] = statistics.fmean(values) if values else None
+    return total
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

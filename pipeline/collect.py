@@ -221,6 +221,7 @@ class _Run:
         self._flush_lock = asyncio.Lock()
         self._blob_ready = False
         self._first_sent = asyncio.Event()
+        self._flush_now = asyncio.Event()
         self.end_s = 0.0  # the run's last moment on its timeline (see _Stamp)
 
     def mode_of(self, source: SourceConfig) -> str:
@@ -265,7 +266,8 @@ class _Run:
         message = build_message(
             item, collection_id=self.collection_id, collection_blob=self.blob, mode=mode
         )
-        if needs_claim_check(message):
+        text = encode_message(message)
+        if needs_claim_check(text):
             claim = claim_blob_name(self.collection_id, item.content_hash)
             await self.store.write_json(claim, item.to_dict())
             message = build_message(
@@ -276,8 +278,9 @@ class _Run:
                 message_id=message["id"],
                 claim_check=f"{self.store.name}/{claim}",
             )
+            text = encode_message(message)
             self.claim_checks += 1
-        queue_id = await self.queue.send(encode_message(message))
+        queue_id = await self.queue.send(text)
         record = MessageRecord(
             message_id=message["id"],
             queue_message_id=queue_id,
@@ -369,7 +372,7 @@ class _Run:
                 await self.send(item, "streaming", stamp)
                 self._pending.append(item)
                 if len(self._pending) >= self.options.blob_flush_items:
-                    await self.flush()
+                    self._flush_now.set()  # the flusher writes; this sender goes on sending
             finally:
                 outbox.task_done()
 
@@ -379,8 +382,9 @@ class _Run:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    stop.wait(), self.clock.wall(self.options.blob_flush_interval_s)
+                    self._flush_now.wait(), self.clock.wall(self.options.blob_flush_interval_s)
                 )
+            self._flush_now.clear()
             await self.flush()
 
     async def run(self) -> None:
@@ -408,6 +412,7 @@ class _Run:
                     await outbox.put(None)
                 await asyncio.gather(*senders)
                 stop_flusher.set()
+                self._flush_now.set()
         except BaseExceptionGroup as group_error:
             raise _first_error(group_error) from None
         await self.flush()

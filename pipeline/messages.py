@@ -89,9 +89,11 @@ def encode_message(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def needs_claim_check(message: dict[str, Any]) -> bool:
-    """True when the message would pass 64 KiB once base64-encoded."""
-    return len(encode_message(message).encode("utf-8")) > _MAX_RAW_MESSAGE_BYTES
+def needs_claim_check(message: dict[str, Any] | str) -> bool:
+    """True when the message (a dict, or its encoded text) would pass 64 KiB once
+    base64-encoded."""
+    text = message if isinstance(message, str) else encode_message(message)
+    return len(text.encode("utf-8")) > _MAX_RAW_MESSAGE_BYTES
 
 
 @lru_cache(maxsize=1)

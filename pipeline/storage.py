@@ -9,7 +9,6 @@ token (the SDK's own exception is not chained, since its text may carry request 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -284,7 +283,7 @@ class QueueAdapter:
     @staticmethod
     def encoded_size(text: str) -> int:
         """Bytes the message takes on the wire once base64-encoded."""
-        return len(base64.b64encode(text.encode("utf-8")))
+        return 4 * ((len(text.encode("utf-8")) + 2) // 3)
 
     def check_size(self, text: str) -> None:
         size = self.encoded_size(text)
@@ -435,33 +434,40 @@ class BlobStore:
         """Append records as JSON lines (blob created when missing); returns lines written.
 
         Each append is one block of whole lines, so concurrent writers never interleave
-        within a line.
+        within a line. The blob is created only when an append finds it missing, so a
+        steady stream of appends costs one request each.
         """
-        lines = [json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records]
-        if not lines:
-            return 0
-        await self.ensure_append_blob(blob)
-        client = self._client.get_blob_client(blob)
+        blocks: list[bytes] = []
         chunk: list[bytes] = []
-        size = 0
+        size = lines = 0
+        for record in records:
+            data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+            if len(data) > _MAX_APPEND_BLOCK:
+                raise StorageError(
+                    f"{self._blob_what(blob)}: one record is {len(data)} bytes, over the "
+                    f"{_MAX_APPEND_BLOCK}-byte append block limit"
+                )
+            if size + len(data) > _MAX_APPEND_BLOCK:
+                blocks.append(b"".join(chunk))
+                chunk, size = [], 0
+            chunk.append(data)
+            size += len(data)
+            lines += 1
+        if chunk:
+            blocks.append(b"".join(chunk))
+        client = self._client.get_blob_client(blob)
         try:
-            for line in lines:
-                data = line.encode("utf-8")
-                if len(data) > _MAX_APPEND_BLOCK:
-                    raise StorageError(
-                        f"{self._blob_what(blob)}: one record is {len(data)} bytes, over the "
-                        f"{_MAX_APPEND_BLOCK}-byte append block limit"
-                    )
-                if size + len(data) > _MAX_APPEND_BLOCK:
-                    await client.append_block(b"".join(chunk))
-                    chunk, size = [], 0
-                chunk.append(data)
-                size += len(data)
-            if chunk:
-                await client.append_block(b"".join(chunk))
+            for number, block in enumerate(blocks):
+                try:
+                    await client.append_block(block)
+                except ResourceNotFoundError:
+                    if number:
+                        raise
+                    await self.ensure_append_blob(blob)
+                    await client.append_block(block)
         except AzureError as exc:
             _fail(exc, self._blob_what(blob), self.endpoint)
-        return len(lines)
+        return lines
 
     async def read_jsonl(self, blob: str) -> list[Any]:
         """All records of a JSONL blob, in order (a missing blob is an error)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.collect import CollectorOptions
 from pipeline.storage import StorageAccount
-from workbench.paths import SHIPPED_RECORDING
+from workbench.paths import SCALEDOBJECT, SHIPPED_RECORDING
 from workbench.replay import MODES, ReplayOptions, replay_recording
 from workbench.target import storage_connection
 
@@ -38,6 +38,16 @@ def register(subparsers: Any) -> None:
     )
     report.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
     _add_replay_options(report, processors=2)
+    report.add_argument(
+        "--scaledobject", type=Path, default=SCALEDOBJECT, help="KEDA ScaledObject to simulate"
+    )
+    report.add_argument(
+        "--startup", default="lognormal(mean=30,sd=10)", help="simulated pod start-up time"
+    )
+    report.add_argument("--sim-seeds", type=int, default=5, help="simulation seeds per mode")
+    report.add_argument(
+        "--no-simulation", action="store_true", help="replay only, skip the KEDA simulation"
+    )
     report.set_defaults(func=_report)
 
 
@@ -121,7 +131,27 @@ def _report(args: argparse.Namespace) -> int:
     from workbench.report import write_report
 
     result = run_replay(args.recording, MODES, _options(args))
-    paths = write_report(result, args.out)
+    simulation = None
+    if not args.no_simulation:
+        from workbench.simreport import SimulationSettings, simulate_modes
+
+        _progress(f"simulating KEDA scaling for both modes ({args.sim_seeds} seeds each)")
+        args.out.mkdir(parents=True, exist_ok=True)
+        replay_json = args.out / "replay-metrics.json"
+        replay_json.write_text(json.dumps(result, indent=1, default=str))
+        simulation = simulate_modes(
+            replay_json,
+            list(MODES),
+            SimulationSettings(
+                scaledobject=args.scaledobject,
+                service=args.service_time,
+                startup=args.startup,
+                concurrency=args.processor_concurrency,
+                receive_batch_size=args.processor_concurrency,
+                seeds=args.sim_seeds,
+            ),
+        )
+    paths = write_report(result, args.out, simulation)
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -10,6 +10,16 @@ from typing import Any
 Row = tuple[str, Callable[[dict[str, Any]], float | int | None], str, str]
 
 
+def _shown_path(path: str) -> str:
+    """A path relative to the project when it lies inside it (reports travel)."""
+    from workbench.paths import PROJECT_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def fmt(value: Any, digits: int = 2) -> str:
     """The one number format used by tables and reports (tests compare with it)."""
     if value is None:
@@ -180,11 +190,53 @@ def success_criteria(result: dict[str, Any]) -> list[tuple[str, bool | None, str
     return out
 
 
-def write_report(result: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write ``replay-metrics.json`` and ``comparison.md``; returns their paths."""
+def simulation_table(simulation: dict[str, Any]) -> str:
+    """Processor-side metrics simulated for each mode's arrivals (mean over seeds)."""
+    from workbench.simreport import SIM_ROWS
+
+    batch = simulation["modes"].get("batch", {})
+    streaming = simulation["modes"].get("streaming", {})
+    lines = [
+        "| Metric (simulated, mean of seeds) | Batch | Streaming | Streaming vs batch |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for label, key, unit, better in SIM_ROWS:
+        b = batch.get(key, {}).get("mean")
+        s = streaming.get(key, {}).get("mean")
+        name = f"{label} ({unit})" if unit else label
+        lines.append(f"| {name} | {fmt(b)} | {fmt(s)} | {improvement(b, s, better)} |")
+    return "\n".join(lines)
+
+
+def _simulation_section(simulation: dict[str, Any] | None) -> str:
+    if not simulation:
+        return ""
+    st = simulation["settings"]
+    return f"""
+## KEDA scaling of the processor, simulated
+
+The replay's enqueue times of each mode (all runs, 8 h apart) through the SimPy model of KEDA and
+the HPA (`sim/`, semantics in `docs/simulation.md`), with the ScaledObject `{st["scaledobject"]}`
+on `{st["platform"]}`; pods start in `{st["startup"]}` s, handle {st["concurrency"]} messages at
+once (receiving {st["receive_batch_size"]} at a time, renewing visibility) in `{st["service"]}` s
+each; {st["seeds"]} seeds. Numbers are those of `simulation.json`.
+
+{simulation_table(simulation)}
+"""
+
+
+def write_report(
+    result: dict[str, Any], out_dir: Path, simulation: dict[str, Any] | None = None
+) -> list[Path]:
+    """Write ``replay-metrics.json``, ``simulation.json`` (when given) and ``comparison.md``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "replay-metrics.json"
     json_path.write_text(json.dumps(result, indent=1, default=str))
+    paths = [json_path]
+    if simulation is not None:
+        sim_path = out_dir / "simulation.json"
+        sim_path.write_text(json.dumps(simulation, indent=1))
+        paths.append(sim_path)
     md_path = out_dir / "comparison.md"
     criteria = "\n".join(
         f"| {name} | {'-' if ok is None else ('PASS' if ok else 'FAIL')} | {evidence} |"
@@ -208,9 +260,10 @@ collection run; numbers are those of `replay-metrics.json`.
 | --- | --- | --- |
 {criteria}
 
+{_simulation_section(simulation)}
 ## Per run
 
 {per_run_table(result)}
 """
     )
-    return [json_path, md_path]
+    return [*paths, md_path]

@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from pipeline._tasks import first_error
 from pipeline.clock import Clock
 from pipeline.config import SourceConfig
 from pipeline.history import HistoryIndex, SeenKeys
@@ -414,18 +415,8 @@ class _Run:
                 stop_flusher.set()
                 self._flush_now.set()
         except BaseExceptionGroup as group_error:
-            raise _first_error(group_error) from None
+            raise first_error(group_error) from None
         await self.flush()
-
-
-def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
-    """The first real error of a task group (not a cancellation), for a one-line report."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        if not isinstance(exc, asyncio.CancelledError):
-            return exc
-    return group.exceptions[0]
 
 
 async def collect_run(

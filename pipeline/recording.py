@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from pipeline._tasks import first_error
 from pipeline.clock import Clock, InstantClock
 from pipeline.config import SourceConfig, SourcesConfig, load_sources
 from pipeline.errors import ConfigError, ReplayError
@@ -173,18 +174,9 @@ async def collect_sources(
             for source in sources:
                 group.create_task(one(source))
     except BaseExceptionGroup as errors:
-        raise _first(errors) from None
+        raise first_error(errors) from None
     result.duration_s = max(ends, default=start) - start
     return result
-
-
-def _first(group: BaseExceptionGroup[Any]) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first(exc)
-        if not isinstance(exc, asyncio.CancelledError):
-            return exc
-    return group.exceptions[0]
 
 
 async def replay_run(

@@ -8,7 +8,9 @@ Each task also keeps its place on its own schedule: ``task_time()`` advances by 
 sleeps the task makes, so replayed latencies and pauses give the same times at any speed. The
 milliseconds of work between two sleeps, which a fast clock would multiply by ``speed``, do not
 count unless they exceed ``slack_wall_s`` wall seconds (then the time since the last sleep
-counts in full); work inside ``with clock.untimed():`` (parsing a page) never counts.
+counts in full); work inside ``with clock.untimed():`` (parsing a page) never counts. The
+default slack, half a second, absorbs the stalls of a busy machine (a garbage collection, another
+process on the core) that a speed-up would otherwise multiply into seconds of recording time.
 
 ``InstantClock`` is a virtual clock for one task: ``sleep`` only adds to ``now()``. It computes
 what a recording implies (e.g. ``first_item_limit_seconds``) without waiting.
@@ -34,7 +36,7 @@ _cursor: contextvars.ContextVar[tuple[int, int, float, float] | None] = contextv
 class Clock:
     """A monotonic clock scaled by ``speed``; times are in recording seconds."""
 
-    def __init__(self, speed: float = 1.0, *, slack_wall_s: float = 0.1) -> None:
+    def __init__(self, speed: float = 1.0, *, slack_wall_s: float = 0.5) -> None:
         if not speed > 0:
             raise ValueError(f"clock speed must be > 0, got {speed!r}")
         self.speed = float(speed)

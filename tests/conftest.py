@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from workbench.azurite import Azurite
+from workbench.azurite import Azurite, process_group_members
 
 # Tests talk to the Azurite started here, never to a storage account from the environment.
 os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
@@ -26,11 +26,14 @@ def anyio_backend() -> str:
 def azurite() -> Iterator[Azurite]:
     """One Azurite for the test session, stopped (whole process group) at the end."""
     server = Azurite()
-    server.start()
+    pid = server.start().pid
     try:
         yield server
     finally:
         server.stop()
+        # The session's last check: nothing the tests started is left running.
+        left = process_group_members(pid)
+        assert not left, f"Azurite processes still running after the session: {left}"
 
 
 @pytest.fixture

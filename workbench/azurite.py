@@ -242,21 +242,24 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _group_has_live_members(pgid: int) -> bool:
-    """True when some process of the group is not a zombie (reads /proc where it exists)."""
-    proc = Path("/proc")
-    if not proc.exists():
+    if not Path("/proc").exists():
         return True
-    for entry in proc.iterdir():
+    return bool(process_group_members(pgid))
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[-1].split()
         if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+            members.append(int(entry.name))
+    return members
 
 
 def _tail(path: Path, lines: int = 10) -> str:

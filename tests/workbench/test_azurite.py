@@ -12,23 +12,10 @@ import pytest
 
 from pipeline.storage import StorageAccount
 from workbench import cmd_azurite
-from workbench.azurite import Azurite, pid_alive
+from workbench.azurite import Azurite, pid_alive, process_group_members
 from workbench.errors import WorkbenchError
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _group_members(pgid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return out
 
 
 async def _create_queue_and_container(conn: str) -> None:
@@ -43,8 +30,8 @@ def test_context_manager_starts_and_stops_the_whole_group(tmp_path: Path):
         location = Path(server.endpoint.location)
         assert location.exists()
         asyncio.run(_create_queue_and_container(server.connection_string))
-        assert _group_members(pid)
-    assert not _group_members(pid)
+        assert process_group_members(pid)
+    assert not process_group_members(pid)
     assert not location.exists()
 
 
@@ -77,7 +64,7 @@ def test_cli_start_status_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     finally:
         stopped = subprocess.run([*run, "stop"], env=env, capture_output=True, text=True)
     assert stopped.returncode == 0, stopped.stderr
-    assert not _group_members(pid)
+    assert not process_group_members(pid)
     after = subprocess.run([*run, "status"], env=env, capture_output=True, text=True)
     assert after.returncode == 1 and "not running" in after.stdout
     assert cmd_azurite.running_endpoint(tmp_path / "state" / "azurite.json") is None

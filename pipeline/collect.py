@@ -309,7 +309,10 @@ class _Run:
             async with semaphore:
                 await self.send(item, mode, stamp)
 
-        await asyncio.gather(*(one(i) for i in items))
+        # A task group, so that one failed send cancels the others instead of orphaning them.
+        async with asyncio.TaskGroup() as group:
+            for item in items:
+                group.create_task(one(item))
 
     async def flush(self) -> None:
         """Streaming: append the sent items to the blob, then record their keys."""

@@ -7,8 +7,9 @@ at once and keeps every message it holds hidden by renewing its visibility. For 
   poison queue (raw content kept, with a reason) and deleted;
 - ``processed-content/<content_hash>.json`` already there: deleted without doing the work
   (idempotent by ``content_hash``);
-- otherwise: the real light ``transform`` plus a simulated delay drawn from ``service_time``
-  (slept on the clock), the result written create-only (a conflict means another worker won),
+- otherwise: the real light ``transform``, then a simulated delay that brings the handling time
+  up to a draw from ``service_time`` (the real work counts as part of the drawn time; the delay
+  is slept on the clock), the result written create-only (a conflict means another worker won),
   then the message deleted.
 
 Times in records are ``clock.now()`` (recording seconds); ``service_time``, ``empty_pause_s`` and
@@ -199,7 +200,7 @@ class ProcessedRecord:
     finished_at: float
     worker: str
     reason: str = ""  # why it was poisoned, found invalid or released
-    service_time_s: float = 0.0  # the simulated delay slept (recording seconds)
+    service_time_s: float = 0.0  # the drawn handling time (recording seconds)
     mode: str | None = None  # batch | streaming, from the message
     source: str | None = None
 
@@ -707,7 +708,11 @@ class Processor:
         item = await self._claimed_item(data) if data.get("claim_check") else data
         article = transform(item)
         service_time_s = self.service_time.sample(self._rng)
-        await self.clock.sleep(service_time_s)
+        # The drawn service time is the item's whole handling time: the simulated delay fills
+        # what the real work (idempotency check, claim check, transform) left of it. So the
+        # storage round trips, which a fast replay clock multiplies by its speed, do not add
+        # to the model's service time unless they exceed it.
+        await self.clock.sleep(service_time_s - (self.clock.now() - started_at))
         message = lease.message
         result = {
             "schema": RESULT_SCHEMA,

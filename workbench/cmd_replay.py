@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.collect import CollectorOptions
+from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
 from workbench.paths import SCALEDOBJECT, SHIPPED_RECORDING
 from workbench.replay import MODES, ReplayOptions, replay_recording
@@ -102,6 +103,7 @@ def _progress(text: str) -> None:
 
 
 def run_replay(recording: Path, modes: tuple[str, ...], options: ReplayOptions) -> dict[str, Any]:
+    Recording.open(recording)  # a bad folder is reported before any storage is touched
     with storage_connection() as (conn, where):
         _progress(f"storage: {where}")
 

@@ -216,7 +216,7 @@ def _simulation_section(simulation: dict[str, Any] | None) -> str:
 ## KEDA scaling of the processor, simulated
 
 The replay's enqueue times of each mode (all runs, 8 h apart) through the SimPy model of KEDA and
-the HPA (`sim/`, semantics in `docs/simulation.md`), with the ScaledObject `{st["scaledobject"]}`
+the HPA (`sim/`, semantics in `docs/simulation.md`), with the ScaledObject `{_shown_path(st["scaledobject"])}`
 on `{st["platform"]}`; pods start in `{st["startup"]}` s, handle {st["concurrency"]} messages at
 once (receiving {st["receive_batch_size"]} at a time, renewing visibility) in `{st["service"]}` s
 each; {st["seeds"]} seeds. Numbers are those of `simulation.json`.
@@ -245,7 +245,7 @@ def write_report(
     md_path.write_text(
         f"""# Batch vs streaming collection: measured comparison
 
-Recording `{result["recording"]}` replayed at speed {fmt(result["speed"], 0)} through the real
+Recording `{_shown_path(result["recording"])}` replayed at speed {fmt(result["speed"], 0)} through the real
 collectors against Azure Storage (Azurite), with {result["processors"]} processor workers
 (service time `{result["service_time"]}`). All times are recording seconds from the start of each
 collection run; numbers are those of `replay-metrics.json`.

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -64,7 +66,8 @@ log = logging.getLogger(__name__)
 DEFAULT_LOOKBACK = timedelta(hours=24)
 DEFAULT_RETENTION = timedelta(days=7)
 HISTORY_PREFIX = "history/"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # readers also take version 1 lines (a list of digests per entry)
+_DIGEST_CHARS = 16
 _DIGEST_BYTES = 12  # a multiple of 3: base64 without padding
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -79,6 +82,17 @@ _COLLECTION_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})(\d{2})(\d{2})-[^/]
 
 T = TypeVar("T")
 A = TypeVar("A")
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def key_digest(key: str) -> str:
@@ -279,15 +293,20 @@ class HistoryIndex:
 
     async def _append(self, bucket: tuple[datetime, tuple[list[int], list[list[str]]]]) -> None:
         hour, (times, keys_of) = bucket
-        lines = [
-            {
-                "v": _FORMAT_VERSION,
-                "t0": _epoch_us(hour),
-                "t": times[i : i + _MAX_ENTRIES_PER_LINE],
-                "k": keys_of[i : i + _MAX_ENTRIES_PER_LINE],
-            }
-            for i in range(0, len(times), _MAX_ENTRIES_PER_LINE)
-        ]
+        lines = []
+        for i in range(0, len(times), _MAX_ENTRIES_PER_LINE):
+            chunk = keys_of[i : i + _MAX_ENTRIES_PER_LINE]
+            # v2: the digests packed into one string (each is 16 chars), with a count per
+            # entry; a reader slices the string instead of parsing a list per entry.
+            lines.append(
+                {
+                    "v": _FORMAT_VERSION,
+                    "t0": _epoch_us(hour),
+                    "t": times[i : i + _MAX_ENTRIES_PER_LINE],
+                    "n": [len(keys) for keys in chunk],
+                    "d": "".join(chain.from_iterable(chunk)),
+                }
+            )
         part = self._parts.get(hour, 0)
         while True:
             try:
@@ -337,7 +356,10 @@ class HistoryIndex:
             ]
             return list(await asyncio.gather(*(read_bucket(name) for name in names)))
 
-        days = await asyncio.gather(*(read_day(day) for day in _days(first_hour, last_hour)))
+        # Tens of thousands of small strings, no cycles: a collection pass over the process's
+        # heap after every few hundred of them would cost more than the whole parse.
+        with _gc_paused():
+            days = await asyncio.gather(*(read_day(day) for day in _days(first_hour, last_hour)))
         results = [result for day in days for result in day]
         size = sum(size for size, _ in results)
         entries = sum(count for _, count in results if count >= 0)
@@ -401,9 +423,17 @@ def _add_lines(seen: SeenKeys, name: str, data: bytes, lo_us: int, hi_us: int) -
             record: Any = json.loads(line)
             base: int = record["t0"]
             times: list[int] = record["t"]
-            keys_of: list[list[str]] = record["k"]
-            if not isinstance(base, int) or len(times) != len(keys_of):
-                raise ValueError("bad t0, or t and k differ in length")
+            packed = record.get("d") if record.get("v", 1) != 1 else None
+            if packed is not None:
+                counts: list[int] = record["n"]
+                if not isinstance(packed, str) or len(packed) != _DIGEST_CHARS * sum(counts):
+                    raise ValueError("digest string and counts disagree")
+                if len(counts) != len(times):
+                    raise ValueError("t and n differ in length")
+            elif len(times) != len(record["k"]):
+                raise ValueError("t and k differ in length")
+            if not isinstance(base, int):
+                raise ValueError("bad t0")
         except (ValueError, KeyError, TypeError):
             log.warning("history_bad_line blob=%s line=%d skipped", name, number)
             continue
@@ -411,14 +441,36 @@ def _add_lines(seen: SeenKeys, name: str, data: bytes, lo_us: int, hi_us: int) -
             continue
         lo, hi = lo_us - base, hi_us - base  # the window in the line's offsets
         if lo < min(times) and max(times) <= hi:  # the usual case: the whole line
-            seen.add_digests(chain.from_iterable(keys_of))
+            if packed is not None:
+                step = _DIGEST_CHARS
+                seen.add_digests(packed[i : i + step] for i in range(0, len(packed), step))
+            else:
+                seen.add_digests(chain.from_iterable(record["k"]))
             added += len(times)
             continue
-        for when, keys in zip(times, keys_of, strict=True):
+        for when, keys in zip(times, _keys_of(record), strict=True):
             if lo < when <= hi:
                 seen.add_digests(keys)
                 added += 1
     return added
+
+
+def _keys_of(record: Any) -> list[list[str]]:
+    """The digests of each entry of an index line (version 2, or version 1)."""
+    if record.get("v", 1) == 1:
+        keys: list[list[str]] = record["k"]
+        return keys
+    packed: str = record["d"]
+    counts: list[int] = record["n"]
+    if len(packed) != _DIGEST_CHARS * sum(counts):
+        raise ValueError("digest string and counts disagree")
+    out = []
+    at = 0
+    for count in counts:
+        end = at + count * _DIGEST_CHARS
+        out.append([packed[i : i + _DIGEST_CHARS] for i in range(at, end, _DIGEST_CHARS)])
+        at = end
+    return out
 
 
 # -- collection blobs: the design's loader and the retention of collections --------------

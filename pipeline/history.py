@@ -29,6 +29,7 @@ blob of the window and hash its items), kept as the benchmark's baseline.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import base64
 import contextlib
@@ -296,14 +297,18 @@ class HistoryIndex:
         lines = []
         for i in range(0, len(times), _MAX_ENTRIES_PER_LINE):
             chunk = keys_of[i : i + _MAX_ENTRIES_PER_LINE]
-            # v2: the digests packed into one string (each is 16 chars), with a count per
-            # entry; a reader slices the string instead of parsing a list per entry.
+            offsets = times[i : i + _MAX_ENTRIES_PER_LINE]
+            # v2: digests packed in one string (16 chars each); entry times (µs into the hour,
+            # which fit 32 bits) and key counts packed as base64 arrays; the line's first and
+            # last time in clear, so a line wholly inside the window is read without unpacking.
             lines.append(
                 {
                     "v": _FORMAT_VERSION,
                     "t0": _epoch_us(hour),
-                    "t": times[i : i + _MAX_ENTRIES_PER_LINE],
-                    "n": [len(keys) for keys in chunk],
+                    "lo": min(offsets),
+                    "hi": max(offsets),
+                    "t": _pack("I", offsets),
+                    "n": _pack("B", [len(keys) for keys in chunk]),
                     "d": "".join(chain.from_iterable(chunk)),
                 }
             )
@@ -422,46 +427,67 @@ def _add_lines(seen: SeenKeys, name: str, data: bytes, lo_us: int, hi_us: int) -
         try:
             record: Any = json.loads(line)
             base: int = record["t0"]
-            times: list[int] = record["t"]
-            packed = record.get("d") if record.get("v", 1) != 1 else None
-            if packed is not None:
-                counts: list[int] = record["n"]
-                if not isinstance(packed, str) or len(packed) != _DIGEST_CHARS * sum(counts):
-                    raise ValueError("digest string and counts disagree")
-                if len(counts) != len(times):
-                    raise ValueError("t and n differ in length")
-            elif len(times) != len(record["k"]):
-                raise ValueError("t and k differ in length")
             if not isinstance(base, int):
                 raise ValueError("bad t0")
+            if record.get("v", 1) == 1:
+                times: list[int] = record["t"]
+                if not times:
+                    continue
+                first, last = min(times), max(times)
+            else:
+                first, last = record["lo"], record["hi"]
         except (ValueError, KeyError, TypeError):
             log.warning("history_bad_line blob=%s line=%d skipped", name, number)
             continue
-        if not times:
-            continue
         lo, hi = lo_us - base, hi_us - base  # the window in the line's offsets
-        if lo < min(times) and max(times) <= hi:  # the usual case: the whole line
-            if packed is not None:
+        if hi < first or last <= lo:  # wholly outside the window
+            continue
+        try:
+            if lo < first and last <= hi and record.get("v", 1) != 1:  # the usual case
+                packed: str = record["d"]
+                count = len(_unpack("B", record["n"]))
+                if len(packed) != _DIGEST_CHARS * sum(_unpack("B", record["n"])):
+                    raise ValueError("digest string and counts disagree")
                 step = _DIGEST_CHARS
                 seen.add_digests(packed[i : i + step] for i in range(0, len(packed), step))
-            else:
-                seen.add_digests(chain.from_iterable(record["k"]))
-            added += len(times)
+                added += count
+                continue
+            entries = list(zip(_times_of(record), _keys_of(record), strict=True))
+        except (ValueError, KeyError, TypeError):
+            log.warning("history_bad_line blob=%s line=%d skipped", name, number)
             continue
-        for when, keys in zip(times, _keys_of(record), strict=True):
+        for when, keys in entries:
             if lo < when <= hi:
                 seen.add_digests(keys)
                 added += 1
     return added
 
 
+def _pack(typecode: str, values: list[int]) -> str:
+    return base64.b64encode(array.array(typecode, values).tobytes()).decode("ascii")
+
+
+def _unpack(typecode: str, text: str) -> array.array[int]:
+    values = array.array(typecode)
+    values.frombytes(base64.b64decode(text))
+    return values
+
+
+def _times_of(record: Any) -> list[int]:
+    """Each entry's time (µs into the line's hour) of an index line, version 2 or 1."""
+    if record.get("v", 1) == 1:
+        times: list[int] = record["t"]
+        return times
+    return list(_unpack("I", record["t"]))
+
+
 def _keys_of(record: Any) -> list[list[str]]:
-    """The digests of each entry of an index line (version 2, or version 1)."""
+    """The digests of each entry of an index line, version 2 or 1."""
     if record.get("v", 1) == 1:
         keys: list[list[str]] = record["k"]
         return keys
     packed: str = record["d"]
-    counts: list[int] = record["n"]
+    counts = _unpack("B", record["n"])
     if len(packed) != _DIGEST_CHARS * sum(counts):
         raise ValueError("digest string and counts disagree")
     out = []

@@ -15,6 +15,7 @@ from pipeline.errors import StorageError
 from pipeline.history import (
     HistoryIndex,
     SeenKeys,
+    _times_of,
     cleanup_collections,
     collection_started_at,
     key_digest,
@@ -189,7 +190,7 @@ async def test_a_large_call_is_split_into_lines(connection_string: str, unique_n
         when = [NOW - timedelta(minutes=30, microseconds=i) for i in range(12_000)]
         assert await history.record([([f"k{i}"], t) for i, t in enumerate(when)]) == 12_000
         lines = await history.store.read_jsonl(history.bucket_name(NOW - HOUR))
-        assert [len(line["t"]) for line in lines] == [5_000, 5_000, 2_000]
+        assert [len(_times_of(line)) for line in lines] == [5_000, 5_000, 2_000]
         assert len(await history.load(NOW)) == 12_000
 
 
@@ -317,3 +318,18 @@ async def test_validation_names_the_bad_value(connection_string: str, unique_nam
         with pytest.raises(ValueError, match="retention"):
             await cleanup_collections(store, NOW, -DAY)
         HistoryIndex(store, lookback=DAY, retention=DAY)  # equal is fine
+
+
+async def test_version_1_lines_are_still_read(connection_string: str, unique_name: str):
+    async with StorageAccount(connection_string) as account:
+        history = HistoryIndex(await container(account, unique_name))
+        hour = NOW - HOUR
+        hour = hour.replace(minute=0, second=0, microsecond=0)
+        t0 = int((hour - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1_000_000
+        old_line = {"v": 1, "t0": t0, "t": [60_000_000, 120_000_000],
+                    "k": [[key_digest("old-a")], [key_digest("old-b"), key_digest("old-c")]]}  # fmt: skip
+        await history.store.append_jsonl(history.bucket_name(hour), [old_line])
+        await history.record([(["new"], hour + timedelta(minutes=5))])
+        seen = await history.load(NOW)
+        assert all(seen.seen([k]) for k in ("old-a", "old-b", "old-c", "new"))
+        assert len(seen) == 4

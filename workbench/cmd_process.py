@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from typing import Any
 
 from pipeline.clock import Clock
@@ -20,8 +19,8 @@ from pipeline.processor import (
 )
 from pipeline.service_time import Distribution, parse_distribution
 from pipeline.storage import CONNECTION_STRING_ENV, StorageAccount
-from workbench import cmd_azurite
 from workbench.errors import WorkbenchError
+from workbench.target import configured_connection
 
 
 def register(subparsers: Any) -> None:
@@ -82,12 +81,9 @@ def register(subparsers: Any) -> None:
 
 def connection_string_for(env_var: str = CONNECTION_STRING_ENV) -> str:
     """The connection string from ``env_var``, else the background Azurite's."""
-    conn = os.environ.get(env_var, "").strip()
-    if conn:
-        return conn
-    endpoint = cmd_azurite.running_endpoint()
-    if endpoint is not None:
-        return endpoint.connection_string
+    configured = configured_connection(env_var)
+    if configured is not None:
+        return configured[0]
     raise WorkbenchError(
         f"no storage to connect to: set {env_var} to a connection string, "
         "or run `workbench azurite start` first"

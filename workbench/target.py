@@ -7,32 +7,31 @@ import os
 from collections.abc import Iterator
 
 from pipeline.storage import CONNECTION_STRING_ENV, redact
+from workbench import cmd_azurite
 from workbench.azurite import Azurite
-from workbench.cmd_azurite import running_endpoint
+
+
+def configured_connection(env_var: str = CONNECTION_STRING_ENV) -> tuple[str, str] | None:
+    """``(connection_string, description)`` from ``env_var`` (production), else from the
+    Azurite started by ``workbench azurite start``; None when neither is there. The description
+    never holds the key."""
+    from_env = os.environ.get(env_var, "").strip()
+    if from_env:
+        return from_env, f"{env_var} ({redact(_endpoints(from_env))})"
+    endpoint = cmd_azurite.running_endpoint()
+    if endpoint is not None:
+        return endpoint.connection_string, f"running Azurite (pid {endpoint.pid})"
+    return None
 
 
 @contextlib.contextmanager
-def storage_connection(*, start_if_missing: bool = True) -> Iterator[tuple[str, str]]:
-    """Yield ``(connection_string, description)``.
-
-    ``AZURE_STORAGE_CONNECTION_STRING`` wins (production); else the Azurite started by
-    ``workbench azurite start``; else, with ``start_if_missing``, an Azurite of our own that is
-    stopped when the block ends. The description never holds the key.
-    """
-    from_env = os.environ.get(CONNECTION_STRING_ENV)
-    if from_env:
-        yield from_env, f"{CONNECTION_STRING_ENV} ({redact(_endpoints(from_env))})"
+def storage_connection() -> Iterator[tuple[str, str]]:
+    """Yield ``(connection_string, description)``: the configured storage, else an Azurite of
+    our own that is stopped when the block ends."""
+    configured = configured_connection()
+    if configured is not None:
+        yield configured
         return
-    endpoint = running_endpoint()
-    if endpoint is not None:
-        yield endpoint.connection_string, f"running Azurite (pid {endpoint.pid})"
-        return
-    if not start_if_missing:
-        from workbench.errors import WorkbenchError
-
-        raise WorkbenchError(
-            f"no storage: set {CONNECTION_STRING_ENV} or run `workbench azurite start`"
-        )
     with Azurite() as azurite:
         yield (
             azurite.connection_string,

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,31 +130,31 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulation(args: argparse.Namespace) -> Callable[[Path], dict[str, Any]]:
+    """What ``write_report`` calls with the replay JSON: the KEDA model over both modes."""
+    from workbench.simreport import SimulationSettings, simulate_modes
+
+    settings = SimulationSettings(
+        scaledobject=args.scaledobject,
+        service=args.service_time,
+        startup=args.startup,
+        concurrency=args.processor_concurrency,
+        receive_batch_size=args.processor_concurrency,
+        seeds=args.sim_seeds,
+    )
+
+    def simulate(replay_json: Path) -> dict[str, Any]:
+        _progress(f"simulating KEDA scaling for both modes ({args.sim_seeds} seeds each)")
+        return simulate_modes(replay_json, list(MODES), settings)
+
+    return simulate
+
+
 def _report(args: argparse.Namespace) -> int:
     from workbench.report import write_report
 
     result = run_replay(args.recording, MODES, _options(args))
-    simulation = None
-    if not args.no_simulation:
-        from workbench.simreport import SimulationSettings, simulate_modes
-
-        _progress(f"simulating KEDA scaling for both modes ({args.sim_seeds} seeds each)")
-        args.out.mkdir(parents=True, exist_ok=True)
-        replay_json = args.out / "replay-metrics.json"
-        replay_json.write_text(json.dumps(result, indent=1, default=str))
-        simulation = simulate_modes(
-            replay_json,
-            list(MODES),
-            SimulationSettings(
-                scaledobject=args.scaledobject,
-                service=args.service_time,
-                startup=args.startup,
-                concurrency=args.processor_concurrency,
-                receive_batch_size=args.processor_concurrency,
-                seeds=args.sim_seeds,
-            ),
-        )
-    paths = write_report(result, args.out, simulation)
+    paths = write_report(result, args.out, None if args.no_simulation else _simulation(args))
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -226,13 +226,17 @@ each; {st["seeds"]} seeds. Numbers are those of `simulation.json`.
 
 
 def write_report(
-    result: dict[str, Any], out_dir: Path, simulation: dict[str, Any] | None = None
+    result: dict[str, Any],
+    out_dir: Path,
+    simulate: Callable[[Path], dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """Write ``replay-metrics.json``, ``simulation.json`` (when given) and ``comparison.md``."""
+    """Write ``replay-metrics.json``, then (with ``simulate``, which reads the arrivals from
+    that file) ``simulation.json``, then ``comparison.md``; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "replay-metrics.json"
     json_path.write_text(json.dumps(result, indent=1, default=str))
     paths = [json_path]
+    simulation = simulate(json_path) if simulate is not None else None
     if simulation is not None:
         sim_path = out_dir / "simulation.json"
         sim_path.write_text(json.dumps(simulation, indent=1))

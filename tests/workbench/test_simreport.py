@@ -54,7 +54,7 @@ def test_simulation_of_both_modes_lands_in_the_report(tmp_path: Path) -> None:
         assert metrics["unfinished"]["mean"] == 0
         assert 1 <= metrics["max_replicas"]["mean"] <= 6
 
-    paths = write_report(_replay_doc(), tmp_path / "out", simulation)
+    paths = write_report(_replay_doc(), tmp_path / "out", lambda _: simulation)
     assert [p.name for p in paths] == ["replay-metrics.json", "simulation.json", "comparison.md"]
     markdown = (tmp_path / "out" / "comparison.md").read_text()
     saved = json.loads((tmp_path / "out" / "simulation.json").read_text())

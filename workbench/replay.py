@@ -119,7 +119,6 @@ async def _replay_mode(
     await account.queue(names.poison_queue).create_if_missing()
     collected = await account.container(names.collected).create_if_missing()
     await account.container(names.processed).create_if_missing()
-    await _warm_up(queue)
     history = HistoryIndex(
         collected, lookback=options.history_lookback, retention=options.history_retention
     )
@@ -200,17 +199,6 @@ async def _replay_mode(
             for c in (names.collected, names.processed):
                 await account.delete_container(c)
     return runs, end_state
-
-
-async def _warm_up(queue: Any) -> None:
-    """Send, receive and delete one message on the fresh queue before the first run.
-
-    Python pays for a code path's first call (imports, caches); at replay speed S that cost
-    counts S times in recording seconds and would fall on the first run's first item only.
-    """
-    await queue.send('{"warm_up": true}')
-    for message in await queue.receive(1, visibility_timeout=5):
-        await queue.delete(message)
 
 
 async def _drain(queue: Any, timeout_wall_s: float, tasks: Sequence[asyncio.Task[Any]]) -> None:

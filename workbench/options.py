@@ -1,0 +1,69 @@
+"""Command-line options that several commands share, each defined once: its flag, its
+validation and its default.
+
+- ``--speed``: the replay clock's speed (recording seconds per wall second).
+- ``--service-time``: the processor's simulated work per item, a distribution in the simulation's
+  grammar (``sim.parse_distribution``). The workbench parses it once and hands the same object
+  to the replay's processors and to the simulation's pods, so the two cannot read one spec
+  differently.
+
+A bad value is an ``argparse`` error (one line, exit 2) before any storage is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from sim import Distribution, parse_distribution
+
+DEFAULT_REPLAY_SPEED = 20.0
+DEFAULT_SERVICE_TIME = "lognormal(mean=6,sd=2)"
+
+_SERVICE_FORMS = "constant(6), exponential(mean=6), lognormal(mean=6,sd=2), uniform(2,10)"
+
+
+def replay_speed(text: str) -> float:
+    """``--speed``: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def service_time(text: str) -> Distribution:
+    """``--service-time``: a distribution spec, parsed once."""
+    try:
+        return parse_distribution(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_speed_option(
+    parser: argparse.ArgumentParser, *, default: float = DEFAULT_REPLAY_SPEED, what: str = "replay"
+) -> None:
+    parser.add_argument(
+        "--speed",
+        type=replay_speed,
+        default=default,
+        metavar="S",
+        help=f"{what} clock speed, recording seconds per wall second (default {default:g})",
+    )
+
+
+def add_service_time_option(
+    parser: argparse.ArgumentParser, *, default: str | None = DEFAULT_SERVICE_TIME
+) -> None:
+    """``--service-time D``; with ``default=None`` the processor does no simulated work unless
+    asked (production)."""
+    shown = default if default is not None else "none: no simulated work"
+    parser.add_argument(
+        "--service-time",
+        type=service_time,
+        default=None if default is None else service_time(default),
+        metavar="D",
+        help=f"simulated work per item in recording seconds: {_SERVICE_FORMS} (default {shown})",
+    )

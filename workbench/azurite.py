@@ -8,6 +8,7 @@ The server runs in its own process group, so ``stop()`` ends node and all its ch
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -20,9 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 from workbench.errors import WorkbenchError
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-AZURITE_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "azurite"
+from workbench.paths import AZURITE_BIN, AZURITE_STATE_FILE, PROJECT_ROOT, STATE_DIR
 
 # The well-known development account Azurite serves (public, documented by Microsoft).
 DEV_ACCOUNT = "devstoreaccount1"
@@ -205,6 +204,55 @@ class Azurite:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# -- the background Azurite of ``workbench azurite start`` ------------------------------------
+
+
+def running_endpoint(state_file: Path = AZURITE_STATE_FILE) -> AzuriteEndpoint | None:
+    """The background Azurite started by ``workbench azurite start``, if it still answers."""
+    if not state_file.exists():
+        return None
+    try:
+        endpoint = AzuriteEndpoint(**json.loads(state_file.read_text()))
+    except (ValueError, TypeError):
+        return None
+    if pid_alive(endpoint.pid) and port_open(endpoint.blob_port) and port_open(endpoint.queue_port):
+        return endpoint
+    return None
+
+
+def start_background(state_dir: Path = STATE_DIR) -> tuple[AzuriteEndpoint, bool]:
+    """Start the background Azurite unless it runs; ``(endpoint, started_now)``."""
+    state_file = state_dir / AZURITE_STATE_FILE.name
+    endpoint = running_endpoint(state_file)
+    if endpoint is not None:
+        return endpoint, False
+    state_dir.mkdir(parents=True, exist_ok=True)
+    azurite = Azurite(location=state_dir / "azurite-data", log_path=state_dir / "azurite.log")
+    endpoint = azurite.start()
+    state_file.write_text(json.dumps(endpoint.__dict__))
+    return endpoint, True
+
+
+def stop_background(state_dir: Path = STATE_DIR) -> int | None:
+    """Stop the background Azurite and remove its data; the pid stopped, or None."""
+    state_file = state_dir / AZURITE_STATE_FILE.name
+    if not state_file.exists():
+        return None
+    try:
+        state = json.loads(state_file.read_text())
+    except ValueError:
+        state = {}
+    pid = state.get("pid")
+    stopped = None
+    if isinstance(pid, int) and pid_alive(pid):
+        stop_process_group(pid)
+        stopped = pid
+    if state.get("location"):
+        shutil.rmtree(state["location"], ignore_errors=True)
+    state_file.unlink(missing_ok=True)
+    return stopped
 
 
 def stop_process_group(pid: int, timeout_s: float = 10.0) -> None:

@@ -7,8 +7,7 @@ import os
 from collections.abc import Iterator
 
 from pipeline.storage import CONNECTION_STRING_ENV, redact
-from workbench import cmd_azurite
-from workbench.azurite import Azurite
+from workbench.azurite import Azurite, running_endpoint
 
 
 def configured_connection(env_var: str = CONNECTION_STRING_ENV) -> tuple[str, str] | None:
@@ -18,7 +17,7 @@ def configured_connection(env_var: str = CONNECTION_STRING_ENV) -> tuple[str, st
     from_env = os.environ.get(env_var, "").strip()
     if from_env:
         return from_env, f"{env_var} ({redact(_endpoints(from_env))})"
-    endpoint = cmd_azurite.running_endpoint()
+    endpoint = running_endpoint()
     if endpoint is not None:
         return endpoint.connection_string, f"running Azurite (pid {endpoint.pid})"
     return None

@@ -11,11 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.storage import StorageAccount
-from workbench import cmd_azurite
-from workbench.azurite import Azurite, pid_alive, process_group_members
+from workbench.azurite import Azurite, pid_alive, process_group_members, running_endpoint
 from workbench.errors import WorkbenchError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _create_queue_and_container(conn: str) -> None:
@@ -67,4 +64,4 @@ def test_cli_start_status_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert not process_group_members(pid)
     after = subprocess.run([*run, "status"], env=env, capture_output=True, text=True)
     assert after.returncode == 1 and "not running" in after.stdout
-    assert cmd_azurite.running_endpoint(tmp_path / "state" / "azurite.json") is None
+    assert running_endpoint(tmp_path / "state" / "azurite.json") is None

@@ -102,18 +102,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from pipeline.recording import Recording
-    from workbench._inspect import dedup_summary
     from workbench.synth import generate, write_readme
 
     _quiet_requests()
     out = Path(args.out)
     generate(out, args.seed, profile=args.profile)
-    dedup = dedup_summary(Recording.open(out))
-    write_readme(out, args.seed, dedup["hit_rate"], profile=args.profile)
+    dedup = write_readme(out, args.seed, profile=args.profile)
     print(
         f"wrote synthetic recording {out} (profile {args.profile}, seed {args.seed}); "
-        f"deduplication hit rate "
-        f"{dedup['hit_rate']:.1%} ({dedup['duplicates']} of {dedup['items_collected']})"
+        f"deduplication hit rate {dedup['hit_rate']:.1%} "
+        f"({dedup['duplicates']} of {dedup['items_collected']})"
     )
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ import yaml
 
 from pipeline.config import parse_sources
 from workbench.cli import main
-from workbench.synth import DEFAULT_PROFILE, PROFILES
+from workbench.synth import DEFAULT_PROFILE, PROFILES, generate
+from workbench.synth._exchange import Uniform
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "har"
@@ -62,3 +64,24 @@ def test_help_names_every_profile_and_unknown_ones_are_refused(
         main(["synth", "--profile", "nope", "--out", "x"])
     assert exited.value.code == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_a_latency_past_the_source_timeout_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = PROFILES["design-scale"]
+    slow = replace(base.feeds[0], latency=Uniform(30.0, 31.0))  # timeout_s is 30
+    monkeypatch.setitem(PROFILES, "slow", replace(base, name="slow", feeds=(slow,)))
+    with pytest.raises(ValueError, match=rf"{slow.name}: latency 30\.\d s reaches .* 30 s"):
+        generate(tmp_path / "slow", profile="slow")
+
+
+def test_cli_writes_the_shipped_design_scale_recording_and_readme(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shipped = ROOT / "data" / "recordings" / "design-scale"
+    out = tmp_path / "design-scale"
+    assert main(["synth", "--profile", "design-scale", "--seed", "42", "--out", str(out)]) == 0
+    assert "profile design-scale, seed 42" in capsys.readouterr().out
+    for path in sorted(shipped.iterdir()):
+        assert (out / path.name).read_bytes() == path.read_bytes(), path.name

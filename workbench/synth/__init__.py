@@ -8,7 +8,7 @@ two sources in the same run (same canonical link and the same normalized text), 
 deduplication hits 10-20 %. The same seed and profile give the same bytes.
 
 One module per platform fake (``_reddit``, ``_feeds``, ``_mastodon``), one per profile
-(``_tech_feeds``); ``_driver`` runs them; docs/recordings.md describes
+(``_tech_feeds``, ``_design_scale``); ``_driver`` runs them; docs/recordings.md describes
 the profiles. The payload builders are public for the test fixtures
 (tests/fixtures/har/build_fixtures.py), which hand-pick their content.
 """

@@ -13,6 +13,7 @@ from pipeline.config import parse_sources
 from pipeline.har import HAR_CREATOR, write_har
 from pipeline.recording import MANIFEST_FORMAT
 from workbench.errors import WorkbenchError
+from workbench.synth._design_scale import DESIGN_SCALE
 from workbench.synth._exchange import iso
 from workbench.synth._feeds import FeedsFake
 from workbench.synth._mastodon import MastodonFake
@@ -21,7 +22,7 @@ from workbench.synth._reddit import RedditFake
 from workbench.synth._tech_feeds import TECH_FEEDS
 from workbench.synth._world import World
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (TECH_FEEDS,)}
+PROFILES: dict[str, Profile] = {p.name: p for p in (TECH_FEEDS, DESIGN_SCALE)}
 DEFAULT_PROFILE = TECH_FEEDS.name
 
 
@@ -81,18 +82,30 @@ def generate(
     return manifest
 
 
-def write_readme(
-    out: str | Path, seed: int, dedup_rate: float, profile: str = DEFAULT_PROFILE
-) -> None:
-    """Write the recording's README.md (the deduplication rate is measured by the caller)."""
+def write_readme(out: str | Path, seed: int, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
+    """Measure the recording in ``out`` and write its README.md; returns the dedup summary.
+
+    Measured by replaying it: the deduplication hit rate over the runs, each run's
+    sequential collection time and its first-item limit (PRODUCT.md section 5).
+    """
+    from pipeline.recording import Recording, first_item_limit_seconds
+    from workbench._inspect import dedup_summary
+
     chosen = profile_named(profile)
     out = Path(out)
+    recording = Recording.open(out)
+    dedup = dedup_summary(recording)
+    sequential = [run["sequential_collection_seconds"] for run in dedup["runs"]]
+    firsts = [first_item_limit_seconds(recording, run.index)[0] for run in recording.runs]
     text = chosen.readme.format(
         folder=chosen.folder,
         command=chosen.command(seed, default=chosen.name == DEFAULT_PROFILE),
         runs=", ".join(f"{t:%H:%M}" for t in chosen.run_starts) + " UTC",
         n_sources=len(chosen.entries()),
-        dedup=dedup_rate,
+        dedup=dedup["hit_rate"],
+        sequential=f"{min(sequential):.0f}-{max(sequential):.0f} s",
+        first_item=f"after {min(firsts):.1f}-{max(firsts):.1f} s",
         path=f"data/recordings/{out.name}",
     )
     (out / "README.md").write_text(text, encoding="utf-8")
+    return dedup

@@ -98,6 +98,12 @@ class RequestSchedule:
         self.entries: list[dict[str, Any]] = []
 
     def add(self, exchange: Exchange) -> None:
+        if exchange.latency_s >= self.source.timeout_s:
+            # The collector would time out and retry: a request the recording cannot answer.
+            raise ValueError(
+                f"{self.source.name}: latency {exchange.latency_s:.1f} s reaches the source's "
+                f"timeout of {self.source.timeout_s:g} s"
+            )
         start = self.t + self.wait_s
         if self.last_start is not None:
             start = max(start, self.last_start + self.source.politeness_interval_s)

@@ -35,7 +35,7 @@ class Profile:
     subreddits: tuple[Subreddit, ...]
     feeds: tuple[Feed, ...]
     timelines: tuple[MastodonTimeline, ...]
-    readme: str  # README.md of the recording; str.format keys: see ``readme_text``
+    readme: str  # README.md template; its str.format keys: see ``write_readme``
     shared_links: int = 3  # links submitted to every cross-posting subreddit per run
     run_hours: tuple[int, ...] = (0, 8, 16)  # run starts, UTC hours of 2024-05-14
 
@@ -49,20 +49,10 @@ class Profile:
 
     def entries(self) -> list[dict[str, Any]]:
         """Every source's sources.yaml entry, in the order written."""
-        specs: list[Subreddit | Feed | MastodonTimeline] = [
-            *self.subreddits,
-            *self.feeds,
-            *self.timelines,
-        ]
-        return [spec.entry for spec in specs]
+        return [spec.entry for spec in (*self.subreddits, *self.feeds, *self.timelines)]
 
     def sources_yaml(self) -> str:
         return SOURCES_HEADER + "".join(_flow_mapping(e) for e in self.entries())
-
-    def command(self, seed: int, default: bool) -> str:
-        """The command line that writes this recording."""
-        flag = "" if default else f" --profile {self.name}"
-        return f"workbench synth{flag} --seed {seed} --out DIR"
 
 
 def _scalar(value: Any) -> str:

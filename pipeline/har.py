@@ -4,6 +4,9 @@
 URL (query order ignored), in recorded order when a URL repeats, after waiting the entry's
 recorded ``time`` on the clock. ``RecordingTransport`` wraps a real transport and keeps every
 exchange as a HAR 1.2 entry. HAR exported by browser devtools or mitmproxy replays as well.
+
+Writing: ``har_entry`` builds one entry (the recorder, the synthetic generator and the test
+fixtures all use it) and ``write_har`` writes a file of them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ __all__ = [
     "RecordingTransport",
     "ReplayTransport",
     "entry_body",
+    "har_entry",
+    "har_time",
     "load_har",
     "match_key",
     "write_har",
@@ -83,18 +88,103 @@ def load_har(path: str | Path) -> list[dict[str, Any]]:
 
 
 def write_har(path: str | Path, entries: Iterable[Mapping[str, Any]], comment: str = "") -> None:
-    """Write entries as a HAR 1.2 document."""
-    doc: dict[str, Any] = {
-        "log": {
-            "version": "1.2",
-            "creator": dict(HAR_CREATOR),
-            "pages": [],
-            "entries": list(entries),
-        }
-    }
+    """Write entries as a HAR 1.2 document, oldest ``startedDateTime`` first (as HAR prefers)."""
+    log_doc: dict[str, Any] = {"version": "1.2", "creator": dict(HAR_CREATOR)}
     if comment:
-        doc["log"]["comment"] = comment
-    Path(path).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        log_doc["comment"] = comment
+    log_doc["pages"] = []
+    log_doc["entries"] = sorted(entries, key=lambda e: str(e.get("startedDateTime", "")))
+    text = json.dumps({"log": log_doc}, indent=1, ensure_ascii=False)
+    Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def har_time(when: datetime) -> str:
+    """A HAR ``startedDateTime``: ISO 8601 in UTC to the millisecond, ``Z`` for UTC."""
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def har_entry(
+    *,
+    started: datetime,
+    time_ms: float,
+    url: str,
+    status: int,
+    body: bytes,
+    mime: str,
+    method: str = "GET",
+    request_headers: Iterable[tuple[str, str]] = (),
+    query: Iterable[tuple[str, str]] | None = None,
+    status_text: str | None = None,
+    response_headers: Iterable[tuple[str, str]] = (),
+    base64_body: bool = False,
+    wire_size: int | None = None,
+    redirect_url: str = "",
+    http_version: str = "HTTP/1.1",
+    timings: Mapping[str, float] | None = None,
+    server_ip: str | None = None,
+    connection: str | None = None,
+) -> dict[str, Any]:
+    """One HAR 1.2 entry of a GET-like exchange (no request body).
+
+    The body is kept decoded: as text in the ``mime`` charset when it decodes and encodes back
+    to the same bytes, else (or with ``base64_body``) as base64. ``wire_size``: the bytes that
+    crossed the wire when they differ from the body (compressed), kept as ``bodySize`` and
+    ``content.compression``. ``query`` defaults to the URL's query. Credentials in headers are
+    written as ``[redacted]``. ``timings`` defaults to all of ``time_ms`` as ``wait``.
+    """
+    content: dict[str, Any] = {"size": len(body), "mimeType": mime}
+    text = None if base64_body else _as_text(body, _charset(mime) or "utf-8")
+    if text is None:
+        content["text"] = base64.b64encode(body).decode("ascii")
+        content["encoding"] = "base64"
+    else:
+        content["text"] = text
+    if wire_size is not None:
+        content["compression"] = len(body) - wire_size
+    if query is None:
+        query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    entry: dict[str, Any] = {
+        "startedDateTime": har_time(started),
+        "time": time_ms,
+        "request": {
+            "method": method,
+            "url": url,
+            "httpVersion": http_version,
+            "cookies": [],
+            "headers": _har_headers(request_headers),
+            "queryString": [{"name": k, "value": v} for k, v in query],
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "response": {
+            "status": status,
+            "statusText": httpx.codes.get_reason_phrase(status)
+            if status_text is None
+            else status_text,
+            "httpVersion": http_version,
+            "cookies": [],
+            "headers": _har_headers(response_headers),
+            "content": content,
+            "redirectURL": redirect_url,
+            "headersSize": -1,
+            "bodySize": len(body) if wire_size is None else wire_size,
+        },
+        "cache": {},
+        "timings": dict(timings) if timings else {"send": 0, "wait": time_ms, "receive": 0},
+    }
+    if server_ip is not None:
+        entry["serverIPAddress"] = server_ip
+    if connection is not None:
+        entry["connection"] = connection
+    return entry
+
+
+def _as_text(body: bytes, charset: str) -> str | None:
+    try:
+        text = body.decode(charset)
+        return text if text.encode(charset) == body else None
+    except (LookupError, UnicodeError):
+        return None
 
 
 def entry_body(entry: Mapping[str, Any]) -> bytes:
@@ -120,10 +210,10 @@ def _charset(content_type: str) -> str | None:
     return None
 
 
-def _har_headers(headers: httpx.Headers) -> list[dict[str, str]]:
+def _har_headers(headers: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     return [
         {"name": k, "value": "[redacted]" if k.lower() in _SECRET_HEADERS else v}
-        for k, v in headers.multi_items()
+        for k, v in headers
     ]
 
 
@@ -245,47 +335,22 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         started: datetime,
         elapsed_ms: float,
     ) -> dict[str, Any]:
-        mime = response.headers.get("content-type", "")
-        content: dict[str, Any] = {"size": len(body), "mimeType": mime}
-        charset = _charset(mime) or "utf-8"
-        try:
-            content["text"] = body.decode(charset)
-            if content["text"].encode(charset) != body:
-                raise UnicodeError
-        except (LookupError, UnicodeError):
-            content["text"] = base64.b64encode(body).decode("ascii")
-            content["encoding"] = "base64"
         version = response.extensions.get("http_version", b"HTTP/1.1")
-        http_version = version.decode() if isinstance(version, bytes) else str(version)
-        return {
-            "startedDateTime": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "time": round(elapsed_ms, 3),
-            "request": {
-                "method": request.method,
-                "url": str(request.url),
-                "httpVersion": http_version,
-                "cookies": [],
-                "headers": _har_headers(request.headers),
-                "queryString": [
-                    {"name": k, "value": v} for k, v in request.url.params.multi_items()
-                ],
-                "headersSize": -1,
-                "bodySize": 0,
-            },
-            "response": {
-                "status": response.status_code,
-                "statusText": response.reason_phrase,
-                "httpVersion": http_version,
-                "cookies": [],
-                "headers": _har_headers(response.headers),
-                "content": content,
-                "redirectURL": response.headers.get("location", ""),
-                "headersSize": -1,
-                "bodySize": len(body),
-            },
-            "cache": {},
-            "timings": {"send": 0, "wait": round(elapsed_ms, 3), "receive": 0},
-        }
+        return har_entry(
+            started=started,
+            time_ms=round(elapsed_ms, 3),
+            method=request.method,
+            url=str(request.url),
+            request_headers=request.headers.multi_items(),
+            query=request.url.params.multi_items(),
+            status=response.status_code,
+            status_text=response.reason_phrase,
+            response_headers=response.headers.multi_items(),
+            body=body,
+            mime=response.headers.get("content-type", ""),
+            redirect_url=response.headers.get("location", ""),
+            http_version=version.decode() if isinstance(version, bytes) else str(version),
+        )
 
     def write(self, path: str | Path, comment: str = "") -> None:
         """Write the exchanges so far as a HAR 1.2 file."""

@@ -151,4 +151,10 @@ def format_report(doc: dict[str, Any]) -> str:
             f"deduplication (any key, history carried across runs): {dedup['duplicates']} of "
             f"{dedup['items_collected']} items = {dedup['hit_rate']:.1%}"
         )
+        for run in dedup["runs"]:
+            lines.append(
+                f"  run {run['index']}: {run['items_collected']} collected, "
+                f"{run['duplicates']} duplicates, sources read one after another (batch) "
+                f"in {run['sequential_collection_seconds']:.1f} s"
+            )
     return "\n".join(lines)

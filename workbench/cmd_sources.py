@@ -42,10 +42,23 @@ def register(subparsers: Any) -> None:
     )
     ins.set_defaults(func=cmd_inspect)
 
+    from workbench.synth import DEFAULT_PROFILE, PROFILES
+
     syn = subparsers.add_parser(
         "synth",
-        help="generate the synthetic recording (seeded, no network)",
-        description="Write a synthetic recording folder in the platforms' real formats.",
+        help="generate a synthetic recording (seeded, no network)",
+        description="Write a synthetic recording folder in the platforms' real formats. "
+        "Profiles: "
+        + "; ".join(
+            f"{p.name}: {p.summary} (data/recordings/{p.folder})" for p in PROFILES.values()
+        )
+        + ". See docs/recordings.md.",
+    )
+    syn.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default=DEFAULT_PROFILE,
+        help=f"which sources and timings ({DEFAULT_PROFILE})",
     )
     syn.add_argument("--seed", type=int, default=42, help="random seed (42)")
     syn.add_argument("--out", required=True, metavar="DIR", help="recording folder to write")
@@ -89,17 +102,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from pipeline.recording import Recording
-    from workbench._inspect import dedup_summary
     from workbench.synth import generate, write_readme
 
     _quiet_requests()
     out = Path(args.out)
-    generate(out, args.seed)
-    dedup = dedup_summary(Recording.open(out))
-    write_readme(out, args.seed, dedup["hit_rate"])
+    generate(out, args.seed, profile=args.profile)
+    dedup = write_readme(out, args.seed, profile=args.profile)
     print(
-        f"wrote synthetic recording {out} (seed {args.seed}); deduplication hit rate "
-        f"{dedup['hit_rate']:.1%} ({dedup['duplicates']} of {dedup['items_collected']})"
+        f"wrote synthetic recording {out} (profile {args.profile}, seed {args.seed}); "
+        f"deduplication hit rate {dedup['hit_rate']:.1%} "
+        f"({dedup['duplicates']} of {dedup['items_collected']})"
     )
     return 0

@@ -1,4 +1,4 @@
-"""Distributions, arrivals, the ScaledObject reader, validation, outputs, replications, sweeps."""
+"""Arrivals, the ScaledObject reader, validation, outputs, replications, sweeps."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ import pytest
 from sim import (
     Behavior,
     Burst,
-    Constant,
-    Exponential,
     FixedReplicas,
-    Lognormal,
     PodSpec,
     Poisson,
     Repeat,
@@ -23,10 +20,8 @@ from sim import (
     ScalingPolicy,
     Scenario,
     Times,
-    Uniform,
     load_arrivals,
     parse_arrivals,
-    parse_distribution,
     run,
     simulate,
     sweep,
@@ -34,41 +29,6 @@ from sim import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("constant(10)", Constant(10)),
-        ("10", Constant(10)),
-        ("exponential(mean=10)", Exponential(10)),
-        ("exponential(rate=0.5)", Exponential(2)),
-        ("lognormal(mean=6,sd=2)", Lognormal(6, 2)),
-        ("uniform(1, 3)", Uniform(1, 3)),
-    ],
-)
-def test_distribution_strings_round_trip(text, expected):
-    parsed = parse_distribution(text)
-    assert parsed == expected
-    assert parse_distribution(str(parsed)) == parsed
-
-
-@pytest.mark.parametrize(
-    "bad", ["normal(1)", "constant(-1)", "uniform(3,1)", "lognormal(mean=6)", "exponential(rate=0)"]
-)
-def test_bad_distributions_are_value_errors(bad):
-    with pytest.raises(ValueError):
-        parse_distribution(bad)
-
-
-def test_distribution_means_and_samples():
-    rng = np.random.default_rng(1)
-    for dist in (Exponential(10), Lognormal(6, 2), Uniform(2, 4)):
-        draws = dist.sample_many(rng, 200_000)
-        assert draws.mean() == pytest.approx(dist.mean, rel=0.02)
-    assert np.std(Lognormal(6, 2).sample_many(rng, 200_000)) == pytest.approx(2, rel=0.05)
-    assert Constant(3).sample(rng) == 3.0
-    assert "mean_s=6" in repr(Lognormal(6, 2))
 
 
 def test_arrival_specs(tmp_path: Path):

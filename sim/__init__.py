@@ -29,6 +29,8 @@ incomplete. ``fallback``, ``scalingModifiers`` and ``useCachedMetrics`` are not 
 """
 
 from sim._arrivals import Arrivals, Burst, Poisson, Repeat, Times, load_arrivals, parse_arrivals
+from sim._behavior import Behavior, ScalingPolicy, ScalingRules
+from sim._control import Controller, FixedReplicas, Scaler
 from sim._dists import (
     Constant,
     Distribution,
@@ -38,8 +40,9 @@ from sim._dists import (
     parse_distribution,
 )
 from sim._results import METRICS, RunResult, SimulationResult, run, simulate
-from sim._scaler import Behavior, ScalerSpec, ScalingPolicy, ScalingRules
-from sim._scenario import FixedReplicas, PodSpec, Scenario
+from sim._scaler import ScalerSpec
+from sim._scenario import PodSpec, Scenario
+from sim._stats import percentile
 from sim._sweep import sweep, with_setting
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "Behavior",
     "Burst",
     "Constant",
+    "Controller",
     "Distribution",
     "Exponential",
     "FixedReplicas",
@@ -59,6 +63,7 @@ __all__ = [
     "ScalerSpec",
     "ScalingPolicy",
     "ScalingRules",
+    "Scaler",
     "Scenario",
     "SimulationResult",
     "Times",
@@ -66,6 +71,7 @@ __all__ = [
     "load_arrivals",
     "parse_arrivals",
     "parse_distribution",
+    "percentile",
     "run",
     "simulate",
     "sweep",

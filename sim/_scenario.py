@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from sim._arrivals import Arrivals, Burst
+from sim._control import Scaler
 from sim._dists import Constant, Distribution, parse_distribution
 from sim._scaler import ScalerSpec
 
@@ -54,17 +55,6 @@ class PodSpec:
 
 
 @dataclass(frozen=True)
-class FixedReplicas:
-    """Scaling off: ``replicas`` pods from t = 0 for the whole run."""
-
-    replicas: int
-
-    def __post_init__(self) -> None:
-        if self.replicas < 1:
-            raise ValueError(f"fixed replicas must be >= 1, got {self.replicas}")
-
-
-@dataclass(frozen=True)
 class Scenario:
     """Arrivals, pods and scaler; the engine takes it as is.
 
@@ -74,7 +64,7 @@ class Scenario:
 
     arrivals: Arrivals = field(default_factory=lambda: Burst(85, 0.0))
     pods: PodSpec = field(default_factory=PodSpec)
-    scaler: ScalerSpec | FixedReplicas = field(default_factory=ScalerSpec)
+    scaler: Scaler = field(default_factory=ScalerSpec)
     until_s: float | None = None
     max_time_s: float = 30 * 24 * 3600.0
     timeline_interval_s: float = 5.0
@@ -88,8 +78,8 @@ class Scenario:
             raise ValueError("arrivals must be an Arrivals pattern (Times, Burst, Poisson, Repeat)")
         if not isinstance(self.pods, PodSpec):
             raise ValueError("pods must be a PodSpec")
-        if not isinstance(self.scaler, ScalerSpec | FixedReplicas):
-            raise ValueError("scaler must be a ScalerSpec or FixedReplicas")
+        if not isinstance(self.scaler, Scaler):
+            raise ValueError("scaler must be a Scaler (ScalerSpec or FixedReplicas)")
         if self.until_s is not None and not 0 < self.until_s < math.inf:
             raise ValueError(f"until_s must be > 0 or None, got {self.until_s!r}")
         if not 0 < self.max_time_s < math.inf:
@@ -102,17 +92,3 @@ class Scenario:
             raise ValueError(
                 f"price_per_replica_hour must be >= 0, got {self.price_per_replica_hour!r}"
             )
-
-    @property
-    def scaling(self) -> bool:
-        return isinstance(self.scaler, ScalerSpec)
-
-    @property
-    def min_replicas(self) -> int:
-        s = self.scaler
-        return s.replicas if isinstance(s, FixedReplicas) else s.min_replicas
-
-    @property
-    def max_replicas(self) -> int:
-        s = self.scaler
-        return s.replicas if isinstance(s, FixedReplicas) else s.max_replicas

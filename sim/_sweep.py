@@ -14,9 +14,10 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from sim._results import _summary_of, aggregate
+from sim._results import _summary_of
 from sim._scaler import ScalerSpec
 from sim._scenario import PodSpec, Scenario
+from sim._stats import aggregate
 
 _SCALER_FIELDS = {f.name for f in dataclasses.fields(ScalerSpec)}
 _POD_FIELDS = {f.name for f in dataclasses.fields(PodSpec)}

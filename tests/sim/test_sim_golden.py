@@ -50,7 +50,7 @@ def test_burst_of_85_with_the_shipped_scaledobject():
     scenario = Scenario(
         arrivals=Burst(85, 0.0),
         pods=PodSpec(startup="constant(30)", service="constant(10)"),
-        scaler=ScalerSpec.from_scaledobject(SHIPPED),
+        scaler=ScalerSpec.from_file(SHIPPED),
     )
     result = run(scenario, seed=0)
     got = events(result)
@@ -81,7 +81,7 @@ def test_scale_to_zero_at_first_poll_after_last_active_plus_cooldown():
     scenario = Scenario(
         arrivals=Burst(3, 0.0),
         pods=PodSpec(startup="constant(0)", service="constant(7)"),
-        scaler=ScalerSpec.from_scaledobject(yaml_text),
+        scaler=ScalerSpec.from_yaml(yaml_text),
     )
     result = run(scenario, seed=0)
     assert events(result) == [(0.0, 0, 1, "keda"), (90.0, 1, 0, "keda")]
@@ -94,7 +94,7 @@ def test_one_message_does_not_wake_a_deployment_with_activation_threshold_one():
     scenario = Scenario(
         arrivals=Times([5.0]),
         pods=PodSpec(startup="constant(0)"),
-        scaler=ScalerSpec.from_scaledobject(SHIPPED),
+        scaler=ScalerSpec.from_file(SHIPPED),
         until_s=600.0,
     )
     result = run(scenario, seed=0)
@@ -105,13 +105,13 @@ def test_one_message_does_not_wake_a_deployment_with_activation_threshold_one():
         Scenario(
             arrivals=Times([5.0, 40.0]),
             pods=PodSpec(startup="constant(0)", service="constant(5)"),
-            scaler=ScalerSpec.from_scaledobject(SHIPPED),
+            scaler=ScalerSpec.from_file(SHIPPED),
         ),
         seed=0,
     )
     assert events(woken)[0] == (60.0, 0, 1, "keda")
     # Without --until, a run that can never wake ends at the first idle poll, incomplete.
-    stuck = run(Scenario(arrivals=Times([5.0]), scaler=ScalerSpec.from_scaledobject(SHIPPED)), 0)
+    stuck = run(Scenario(arrivals=Times([5.0]), scaler=ScalerSpec.from_file(SHIPPED)), 0)
     assert not stuck.records.complete and stuck.records.end_s == 30.0
 
 
@@ -119,7 +119,7 @@ def _fast_growth(behavior: str, sync_s: float = 15.0):
     # 1000 messages, queueLength 1, max 100; pods never become ready within the 100 s horizon,
     # so the count stays 1000 and every HPA sync wants ceil(1000/1) = 1000 -> capped each time.
     spec = "  maxReplicaCount: 100\n" + behavior
-    scaler = ScalerSpec.from_scaledobject(
+    scaler = ScalerSpec.from_yaml(
         scaledobject(spec, '        queueLength: "1"'), hpa_sync_period_s=sync_s
     )
     scenario = Scenario(
@@ -201,7 +201,7 @@ def _held_downscale(behavior: str):
             receive_batch_size=32,
             pause_between_batches_s=0.0,
         ),
-        scaler=ScalerSpec.from_scaledobject(scaledobject(spec, '        queueLength: "10"')),
+        scaler=ScalerSpec.from_yaml(scaledobject(spec, '        queueLength: "10"')),
     )
     return events(run(scenario, seed=0))
 
@@ -257,7 +257,7 @@ def test_pod_removed_mid_message_causes_exactly_one_redelivery():
             pause_when_empty_s=0.0,
             pause_between_batches_s=0.0,
         ),
-        scaler=ScalerSpec.from_scaledobject(yaml_text),
+        scaler=ScalerSpec.from_yaml(yaml_text),
     )
     result = run(scenario, seed=0)
     assert events(result) == [

@@ -1,0 +1,101 @@
+"""KEDA's polling loop (0 <-> 1, activation, cooldown) and the HPA's sync loop (1 <-> N) as one
+:class:`Controller` of a run; the replica arithmetic of a sync is :class:`sim._hpa.Hpa`."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from sim._clock import HPA_PRIORITY, KEDA_PRIORITY, ProcessGenerator, Wake
+from sim._control import Controller
+from sim._hpa import Hpa
+
+if TYPE_CHECKING:
+    from sim._pods import Deployment
+    from sim._queue import StorageQueue
+    from sim._scaler import ScalerSpec
+
+
+class KedaHpaScaler(Controller):
+    """KEDA's polling loop (0 <-> 1, activation, cooldown) and the HPA sync loop (1 <-> N)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: ScalerSpec,
+        queue: StorageQueue,
+        deployment: Deployment,
+        rng: np.random.Generator,
+    ) -> None:
+        super().__init__()
+        self.env = env
+        self.spec = spec
+        self.queue = queue
+        self.deployment = deployment
+        self.hpa = Hpa(spec)
+        self.last_active_at: float | None = None
+        self.hpa_raw_desired = 0
+        keda_phase = spec.keda_poll_phase_s
+        hpa_phase = spec.hpa_sync_phase_s
+        self.keda_phase = (
+            float(rng.uniform(0, spec.polling_interval_s)) if keda_phase is None else keda_phase
+        )
+        self.hpa_phase = (
+            float(rng.uniform(0, spec.hpa_sync_period_s)) if hpa_phase is None else hpa_phase
+        )
+        self.keda_phase_s, self.hpa_phase_s = self.keda_phase, self.hpa_phase
+        env.process(self.keda_loop())
+        env.process(self.hpa_loop())
+
+    def metric(self) -> int:
+        return self.queue.metric(self.spec.queue_length_strategy)
+
+    def desired(self) -> int:
+        return self.hpa_raw_desired
+
+    def keda_loop(self) -> ProcessGenerator:
+        env, spec = self.env, self.spec
+        yield Wake(env, self.keda_phase, KEDA_PRIORITY)
+        k = 0
+        while True:
+            self.poll()
+            k += 1
+            yield Wake(env, self.keda_phase + k * spec.polling_interval_s - env.now, KEDA_PRIORITY)
+
+    def poll(self) -> None:
+        spec, now = self.spec, self.env.now
+        count = self.queue.metric(spec.queue_length_strategy)
+        active = count > spec.activation_queue_length
+        current = self.deployment.replicas
+        if active:
+            self.last_active_at = now
+            if current == 0:
+                self.deployment.scale_to(max(spec.min_replicas, 1), "keda")
+        elif current > 0 and spec.min_replicas == 0:
+            cooled = (
+                self.last_active_at is None or self.last_active_at + spec.cooldown_period_s < now
+            )
+            if cooled and spec.initial_cooldown_period_s < now:
+                self.deployment.scale_to(0, "keda")
+        elif current < spec.min_replicas:
+            self.deployment.scale_to(spec.min_replicas, "keda")
+        if not active and self.deployment.replicas == 0 and self.queue.next_expiry() is None:
+            self.on_stuck()
+
+    def hpa_loop(self) -> ProcessGenerator:
+        env, spec = self.env, self.spec
+        yield Wake(env, self.hpa_phase, HPA_PRIORITY)
+        k = 0
+        while True:
+            current = self.deployment.replicas
+            total = self.queue.metric(spec.queue_length_strategy)
+            if current > 0:
+                self.hpa_raw_desired = math.ceil(total / spec.queue_length)
+            desired = self.hpa.sync(env.now, current, total)
+            if desired != current:
+                self.deployment.scale_to(desired, "hpa")
+            k += 1
+            yield Wake(env, self.hpa_phase + k * spec.hpa_sync_period_s - env.now, HPA_PRIORITY)

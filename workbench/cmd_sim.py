@@ -21,8 +21,8 @@ from sim import (
     sweep,
 )
 from workbench.errors import WorkbenchError
-
-DEFAULT_SCALEDOBJECT = Path("data/keda/processor-scaledobject.yaml")
+from workbench.options import add_service_time_option
+from workbench.paths import SCALEDOBJECT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +66,7 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
         "--scaledobject",
         type=Path,
         default=None,
-        help=f"KEDA ScaledObject YAML (default {DEFAULT_SCALEDOBJECT})",
+        help="KEDA ScaledObject YAML (default: the project's data/keda/processor-scaledobject.yaml)",
     )
     parser.add_argument(
         "--arrivals",
@@ -75,7 +75,7 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
         help="burst:N@T[/RATE], poisson:RATE:DURATION, repeat:PERIOD:COUNT:SPEC, or a file "
         "(CSV with enqueued_at, replay.json#MODE, one time per line)",
     )
-    parser.add_argument("--service", default="constant(10)", help="service time distribution")
+    add_service_time_option(parser)
     parser.add_argument("--startup", default="constant(30)", help="pod startup distribution")
     parser.add_argument(
         "--platform", choices=["kubernetes", "container-apps"], default="kubernetes"
@@ -104,7 +104,7 @@ def _build_scenario(args: argparse.Namespace) -> Scenario:
         arrivals = parse_arrivals(args.arrivals)
         pods = PodSpec(
             startup=parse_distribution(args.startup),
-            service=parse_distribution(args.service),
+            service=args.service_time,
             concurrency=args.concurrency,
             receive_batch_size=args.batch_size,
             visibility_timeout_s=args.visibility_timeout,
@@ -121,8 +121,8 @@ def _build_scenario(args: argparse.Namespace) -> Scenario:
             phase: dict[str, Any] = {}
             if args.phase == "random":
                 phase = {"keda_poll_phase_s": None, "hpa_sync_phase_s": None}
-            scaler = ScalerSpec.from_scaledobject(
-                args.scaledobject or DEFAULT_SCALEDOBJECT, platform=args.platform, **phase
+            scaler = ScalerSpec.from_file(
+                args.scaledobject or SCALEDOBJECT, platform=args.platform, **phase
             )
         return Scenario(
             arrivals=arrivals,

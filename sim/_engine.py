@@ -68,6 +68,8 @@ def run_once(scenario: Scenario, seed: int) -> RunRecords:
         check_done()
 
     def sampler() -> ProcessGenerator:
+        # Each row, t = 0 included, is taken after the controllers acted at that instant.
+        yield Wake(env, 0.0, SAMPLE_PRIORITY)
         k = 0
         interval = scenario.timeline_interval_s
         while True:

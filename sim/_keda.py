@@ -74,11 +74,12 @@ class KedaHpaScaler(Controller):
             self.last_active_at = now
             if current == 0:
                 self.deployment.scale_to(max(spec.min_replicas, 1), "keda")
-        elif current > 0 and spec.min_replicas == 0:
-            cooled = (
-                self.last_active_at is None or self.last_active_at + spec.cooldown_period_s < now
-            )
-            if cooled and spec.initial_cooldown_period_s < now:
+        elif current > 0 and spec.min_replicas == 0 and self.last_active_at is not None:
+            # KEDA keeps lastActiveTime in whole seconds and its poll runs a moment after the tick,
+            # so `lastActive + cooldown < now` already holds at the poll at last-active + cooldown.
+            # initialCooldownPeriod only holds off a step to zero before the first activity, and
+            # before it the model's deployment is at zero (it starts at minReplicaCount).
+            if math.floor(self.last_active_at) + spec.cooldown_period_s <= now:
                 self.deployment.scale_to(0, "keda")
         elif current < spec.min_replicas:
             self.deployment.scale_to(spec.min_replicas, "keda")

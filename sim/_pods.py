@@ -167,7 +167,6 @@ class Deployment:
         rngs: list[np.random.Generator],
     ) -> None:
         self.env = env
-        self.scenario = scenario
         self.pod_spec = scenario.pods
         self.queue = queue
         self.records = records

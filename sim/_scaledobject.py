@@ -6,6 +6,7 @@ arithmetic is in ``_hpa.py`` / ``_keda.py``.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,121 @@ from sim._behavior import (
 )
 
 CONTAINER_APPS_MAX_REPLICAS_DEFAULT = 10
+
+# Every field the reader knows. READ: the model implements it. KNOWN: it does not change how the
+# deployment scales (names, connections). UNSUPPORTED: it changes real behaviour and the model does
+# not implement it, so it is refused unless the caller accepts running without it. A nested dict is
+# a mapping of known fields; a list holds one such mapping per item. Anything else is unknown.
+READ, KNOWN, UNSUPPORTED = "read", "known", "unsupported"
+_POLICY = {"type": READ, "value": READ, "periodSeconds": READ}
+_RULES = {
+    "stabilizationWindowSeconds": READ,
+    "selectPolicy": READ,
+    "policies": [_POLICY],
+    "tolerance": READ,
+}
+_TRIGGER_METADATA = {
+    "queueLength": READ,
+    "activationQueueLength": READ,
+    "queueLengthStrategy": READ,
+    # The model has one queue and no credentials: these name it and reach it.
+    "queueName": KNOWN,
+    "connectionFromEnv": KNOWN,
+    "connection": KNOWN,
+    "accountName": KNOWN,
+    "accountNameFromEnv": KNOWN,
+    "cloud": KNOWN,
+    "endpointSuffix": KNOWN,
+}
+_TRIGGER = {
+    "type": READ,
+    "metadata": _TRIGGER_METADATA,
+    "name": KNOWN,
+    "authenticationRef": KNOWN,
+    "useCachedMetrics": UNSUPPORTED,
+    "metricType": UNSUPPORTED,
+}
+_SPEC = {
+    "scaleTargetRef": {
+        "name": KNOWN,
+        "apiVersion": KNOWN,
+        "kind": KNOWN,
+        "envSourceContainerName": KNOWN,
+    },
+    "pollingInterval": READ,
+    "cooldownPeriod": READ,
+    "initialCooldownPeriod": READ,
+    "minReplicaCount": READ,
+    "maxReplicaCount": READ,
+    "idleReplicaCount": UNSUPPORTED,
+    "fallback": UNSUPPORTED,
+    "advanced": {
+        "restoreToOriginalReplicaCount": KNOWN,  # acts only when the ScaledObject is deleted
+        "horizontalPodAutoscalerConfig": {
+            "name": KNOWN,
+            "behavior": {"scaleUp": _RULES, "scaleDown": _RULES},
+        },
+        "scalingModifiers": UNSUPPORTED,
+    },
+    "triggers": [_TRIGGER],
+}
+_DOCUMENT = {"apiVersion": READ, "kind": READ, "metadata": KNOWN, "spec": _SPEC, "status": KNOWN}
+PAUSE_ANNOTATION_PREFIX = "autoscaling.keda.sh/paused"
+
+
+class UnsupportedField(ValueError):
+    """A ScaledObject field that changes KEDA's behaviour and that the model does not implement."""
+
+    def __init__(self, where: str, field: str) -> None:
+        self.field = field
+        super().__init__(f"{where}: {field} is not implemented by the model")
+
+
+def check_fields(doc: dict[str, Any], where: str, *, ignore_unsupported: bool) -> tuple[str, ...]:
+    """Refuse unknown fields (a misspelling is named, with the nearest known field) and fields the
+    model does not implement; with ``ignore_unsupported`` return the latter instead."""
+    unsupported: list[str] = []
+    _walk(doc, _DOCUMENT, "", where, unsupported)
+    metadata = doc.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if isinstance(annotations, dict):
+        for key in annotations:
+            if str(key).startswith(PAUSE_ANNOTATION_PREFIX):
+                unsupported.append(f"metadata.annotations.{key}")
+    if unsupported and not ignore_unsupported:
+        raise UnsupportedField(where, unsupported[0])
+    return tuple(unsupported)
+
+
+def _walk(node: Any, schema: Any, path: str, where: str, unsupported: list[str]) -> None:
+    if isinstance(schema, list):
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                _walk(item, schema[0], f"{path}[{i}]", where, unsupported)
+        return
+    if not isinstance(schema, dict) or not isinstance(node, dict):
+        return  # a value, or a wrong type that the reader reports with its own message
+    for key, value in node.items():
+        name = f"{path}.{key}" if path else str(key)
+        if key not in schema:
+            near = difflib.get_close_matches(str(key), [str(k) for k in schema], n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise ValueError(f"{where}: unknown field {name}{hint}")
+        role = schema[key]
+        if role == UNSUPPORTED:
+            if not _is_default(name, value):
+                unsupported.append(name)
+        else:
+            _walk(value, role, name, where, unsupported)
+
+
+def _is_default(name: str, value: Any) -> bool:
+    """A field set to what the model does anyway is not a departure."""
+    if name.endswith(".useCachedMetrics"):
+        return value is False or str(value).lower() == "false"
+    if name.endswith(".metricType"):
+        return value == "AverageValue"
+    return False
 
 
 def read_file(path: str | Path) -> tuple[dict[str, Any], str]:
@@ -60,10 +176,14 @@ def _int(where: str, key: str, value: Any) -> int:
     return int(number)
 
 
-def settings_from(doc: dict[str, Any], where: str, platform: str) -> dict[str, Any]:
-    """``ScalerSpec`` keyword arguments from a parsed ScaledObject."""
+def settings_from(
+    doc: dict[str, Any], where: str, platform: str, *, ignore_unsupported: bool = False
+) -> dict[str, Any]:
+    """``ScalerSpec`` keyword arguments from a parsed ScaledObject (``ignored_fields`` lists the
+    unsupported fields run without, when ``ignore_unsupported``)."""
     if not isinstance(doc, dict):
         raise ValueError(f"{where}: a ScaledObject must be a mapping")
+    ignored = check_fields(doc, where, ignore_unsupported=ignore_unsupported)
     api = str(doc.get("apiVersion", ""))
     if not api.startswith("keda.sh/"):
         raise ValueError(f"{where}: apiVersion must be keda.sh/v1alpha1, got {api!r}")
@@ -79,7 +199,7 @@ def settings_from(doc: dict[str, Any], where: str, platform: str) -> dict[str, A
     meta = trigger.get("metadata") or {}
     if not isinstance(meta, dict):
         raise ValueError(f"{where}: trigger metadata must be a mapping")
-    settings: dict[str, Any] = {"platform": platform}
+    settings: dict[str, Any] = {"platform": platform, "ignored_fields": ignored}
     for key, name in (
         ("queueLength", "queue_length"),
         ("activationQueueLength", "activation_queue_length"),

@@ -48,6 +48,8 @@ class ScalerSpec(Scaler):
     # Phase of the loops: first KEDA poll / HPA sync at this time; None = uniform per seed.
     keda_poll_phase_s: float | None = 0.0
     hpa_sync_phase_s: float | None = 0.0
+    # ScaledObject fields the model does not implement that the reader was told to run without.
+    ignored_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:
@@ -105,33 +107,60 @@ class ScalerSpec(Scaler):
 
     @classmethod
     def from_file(
-        cls, path: str | Path, platform: Platform = "kubernetes", **overrides: Any
+        cls,
+        path: str | Path,
+        platform: Platform = "kubernetes",
+        *,
+        ignore_unsupported: bool = False,
+        **overrides: Any,
     ) -> ScalerSpec:
         """Read the one ``kind: ScaledObject`` document of a YAML file (one azure-queue trigger).
 
         On ``container-apps`` the behavior block is ignored (not exposed there), the HPA takes the
         behavior = nil path and ``maxReplicaCount`` defaults to 10. ``overrides`` are ScalerSpec
         fields set after reading (for example ``keda_poll_phase_s=None``).
+
+        An unknown field (a misspelling such as ``queueLenght``) is a ``ValueError`` naming it; a
+        field KEDA knows but the model does not implement (``fallback``, ``idleReplicaCount``,
+        ``advanced.scalingModifiers``, ``useCachedMetrics: true``, a ``metricType`` other than
+        AverageValue, the pause annotations) is an :class:`UnsupportedField` error, unless
+        ``ignore_unsupported``: then the run goes without it and ``ignored_fields`` lists it.
         """
         doc, where = read_file(path)
-        return cls._from(doc, where, platform, overrides)
+        return cls._from(doc, where, platform, ignore_unsupported, overrides)
 
     @classmethod
     def from_yaml(
-        cls, text: str, platform: Platform = "kubernetes", **overrides: Any
+        cls,
+        text: str,
+        platform: Platform = "kubernetes",
+        *,
+        ignore_unsupported: bool = False,
+        **overrides: Any,
     ) -> ScalerSpec:
         """As ``from_file``, from YAML text."""
-        return cls._from(read_yaml(text), "ScaledObject", platform, overrides)
+        return cls._from(read_yaml(text), "ScaledObject", platform, ignore_unsupported, overrides)
 
     @classmethod
     def from_dict(
-        cls, doc: dict[str, Any], platform: Platform = "kubernetes", **overrides: Any
+        cls,
+        doc: dict[str, Any],
+        platform: Platform = "kubernetes",
+        *,
+        ignore_unsupported: bool = False,
+        **overrides: Any,
     ) -> ScalerSpec:
         """As ``from_file``, from a parsed ScaledObject document."""
-        return cls._from(doc, "ScaledObject", platform, overrides)
+        return cls._from(doc, "ScaledObject", platform, ignore_unsupported, overrides)
 
     @classmethod
     def _from(
-        cls, doc: dict[str, Any], where: str, platform: Platform, overrides: dict[str, Any]
+        cls,
+        doc: dict[str, Any],
+        where: str,
+        platform: Platform,
+        ignore_unsupported: bool,
+        overrides: dict[str, Any],
     ) -> ScalerSpec:
-        return cls(**{**settings_from(doc, where, platform), **overrides})
+        settings = settings_from(doc, where, platform, ignore_unsupported=ignore_unsupported)
+        return cls(**{**settings, **overrides})

@@ -15,6 +15,7 @@ from sim import (
     PodSpec,
     ScalerSpec,
     Scenario,
+    UnsupportedField,
     parse_arrivals,
     parse_distribution,
     simulate,
@@ -97,6 +98,12 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pause-between-batches", type=float, default=2.0, help="seconds")
     parser.add_argument("--exit-after-idle", type=float, default=None, help="seconds")
     parser.add_argument("--price-per-replica-hour", type=float, default=0.054)
+    parser.add_argument(
+        "--ignore-unsupported",
+        action="store_true",
+        help="run even if the ScaledObject sets fields the model does not implement (fallback, "
+        "idleReplicaCount, scalingModifiers, ...); they are listed in the output",
+    )
 
 
 def _build_scenario(args: argparse.Namespace) -> Scenario:
@@ -122,8 +129,17 @@ def _build_scenario(args: argparse.Namespace) -> Scenario:
             if args.phase == "random":
                 phase = {"keda_poll_phase_s": None, "hpa_sync_phase_s": None}
             scaler = ScalerSpec.from_file(
-                args.scaledobject or SCALEDOBJECT, platform=args.platform, **phase
+                args.scaledobject or SCALEDOBJECT,
+                platform=args.platform,
+                ignore_unsupported=args.ignore_unsupported,
+                **phase,
             )
+            if scaler.ignored_fields:
+                print(
+                    "ignoring ScaledObject fields the model does not implement: "
+                    + ", ".join(scaler.ignored_fields),
+                    file=sys.stderr,
+                )
         return Scenario(
             arrivals=arrivals,
             pods=pods,
@@ -131,8 +147,15 @@ def _build_scenario(args: argparse.Namespace) -> Scenario:
             until_s=args.until,
             price_per_replica_hour=args.price_per_replica_hour,
         )
+    except UnsupportedField as exc:
+        raise WorkbenchError(f"{exc}; --ignore-unsupported runs without it") from None
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from None
+
+
+def ignored_fields(scenario: Scenario) -> list[str]:
+    """The ScaledObject fields the run goes without (``--ignore-unsupported``)."""
+    return list(getattr(scenario.scaler, "ignored_fields", ()))
 
 
 def _clean(value: Any) -> Any:
@@ -179,6 +202,7 @@ def handle_simulate(args: argparse.Namespace) -> int:
             "timeline": first.timeline().to_dict(orient="records"),
             "scale_events": first.scale_events().to_dict(orient="records"),
             "seeds": [r.seed for r in result.runs],
+            "ignored_fields": ignored_fields(scenario),
         }
         if args.seeds > 1:
             payload["confidence_intervals"] = {

@@ -40,6 +40,8 @@ class SimulationSettings:
     receive_batch_size: int = 4
     platform: str = "kubernetes"
     seeds: int = 5
+    # Run even if the ScaledObject sets fields the model does not implement (listed in the output).
+    ignore_unsupported: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "service", parse_distribution(self.service))
@@ -68,7 +70,11 @@ def simulate_modes(
 ) -> dict[str, Any]:
     """For each mode: mean and 95 % CI of every metric over ``settings.seeds`` seeds."""
     try:
-        scaler = ScalerSpec.from_file(settings.scaledobject, platform=settings.platform)  # type: ignore[arg-type]
+        scaler = ScalerSpec.from_file(
+            settings.scaledobject,
+            platform=settings.platform,  # type: ignore[arg-type]
+            ignore_unsupported=settings.ignore_unsupported,
+        )
         pods = PodSpec(
             startup=settings.startup,
             service=settings.service,
@@ -76,7 +82,11 @@ def simulate_modes(
             receive_batch_size=settings.receive_batch_size,
             renew_visibility=True,
         )
-        out: dict[str, Any] = {"settings": _settings_doc(settings), "modes": {}}
+        out: dict[str, Any] = {
+            "settings": _settings_doc(settings),
+            "ignored_fields": list(scaler.ignored_fields),
+            "modes": {},
+        }
         for mode in modes:
             arrivals = load_arrivals(replay_json, mode)
             result = simulate(Scenario(arrivals=arrivals, pods=pods, scaler=scaler), settings.seeds)

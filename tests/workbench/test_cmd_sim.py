@@ -146,3 +146,40 @@ def test_sweep_writes_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture
             "--no-progress", "--out", str(json_out))  # fmt: skip
     with pytest.raises(WorkbenchError, match="KEY=V1"):
         cli("sweep", "--arrivals", "burst:1@0", "--set", "nope", "--out", str(json_out))
+
+
+def test_a_scaledobject_with_fallback_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from workbench.cli import main
+
+    text = SHIPPED.read_text().replace(
+        "  maxReplicaCount: 6\n",
+        "  maxReplicaCount: 6\n  fallback: {failureThreshold: 3, replicas: 6}\n",
+    )
+    scaledobject = tmp_path / "so.yaml"
+    scaledobject.write_text(text)
+    argv = ["simulate", "--scaledobject", str(scaledobject), "--arrivals", "burst:20@0"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"workbench simulate: error: {scaledobject}: spec.fallback is not implemented by the "
+        "model; --ignore-unsupported runs without it"
+    )
+    out = tmp_path / "out.json"
+    assert main([*argv, "--ignore-unsupported", "--json", str(out)]) == 0
+    assert "spec.fallback" in capsys.readouterr().err
+    assert json.loads(out.read_text())["ignored_fields"] == ["spec.fallback"]
+
+
+def test_a_misspelled_scaledobject_field_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from workbench.cli import main
+
+    scaledobject = tmp_path / "so.yaml"
+    scaledobject.write_text(SHIPPED.read_text().replace("queueLength:", "queueLenght:"))
+    assert main(["simulate", "--scaledobject", str(scaledobject), "--arrivals", "burst:2@0"]) == 2
+    assert "unknown field spec.triggers[0].metadata.queueLenght (did you mean queueLength?)" in (
+        capsys.readouterr().err
+    )

@@ -86,3 +86,16 @@ def test_the_service_time_object_is_used_as_given(tmp_path: Path) -> None:
     simulation = simulate_modes(replay_json, ["streaming"], settings)
     assert simulation["settings"]["service"] == "constant(4)"
     assert simulation["settings"]["startup"] == "constant(0)"
+
+
+def test_ignored_scaledobject_fields_are_listed(tmp_path: Path) -> None:
+    replay_json = tmp_path / "replay.json"
+    replay_json.write_text(json.dumps(_replay_doc()))
+    scaledobject = tmp_path / "so.yaml"
+    scaledobject.write_text(SCALEDOBJECT.read_text() + "  idleReplicaCount: 0\n")
+    with pytest.raises(WorkbenchError, match="spec.idleReplicaCount is not implemented"):
+        simulate_modes(replay_json, ["batch"], SimulationSettings(scaledobject=scaledobject))
+    settings = SimulationSettings(scaledobject=scaledobject, ignore_unsupported=True, seeds=1)
+    simulation = simulate_modes(replay_json, ["batch"], settings)
+    assert simulation["ignored_fields"] == ["spec.idleReplicaCount"]
+    assert simulation["settings"]["ignore_unsupported"] is True

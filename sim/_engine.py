@@ -67,11 +67,10 @@ def run_once(scenario: Scenario, seed: int) -> RunRecords:
         arrivals_done = True
         check_done()
 
-    def sampler() -> ProcessGenerator:
+    def sampler(interval: float) -> ProcessGenerator:
         # Each row, t = 0 included, is taken after the controllers acted at that instant.
         yield Wake(env, 0.0, SAMPLE_PRIORITY)
         k = 0
-        interval = scenario.timeline_interval_s
         while True:
             if queue.expiry:
                 queue.expire(env.now)
@@ -97,7 +96,8 @@ def run_once(scenario: Scenario, seed: int) -> RunRecords:
             done.succeed()
 
     env.process(arrivals())
-    env.process(sampler())
+    if scenario.timeline_interval_s is not None:
+        env.process(sampler(scenario.timeline_interval_s))
     env.process(stopper())
     records.complete = True
     check_done()

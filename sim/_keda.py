@@ -57,13 +57,19 @@ class KedaHpaScaler(Controller):
         return self.hpa_raw_desired
 
     def keda_loop(self) -> ProcessGenerator:
-        env, spec = self.env, self.spec
-        yield Wake(env, self.keda_phase, KEDA_PRIORITY)
+        env, queue, deployment = self.env, self.queue, self.deployment
+        phase, interval = self.keda_phase, self.spec.polling_interval_s
+        yield Wake(env, phase, KEDA_PRIORITY)
         k = 0
         while True:
             self.poll()
             k += 1
-            yield Wake(env, self.keda_phase + k * spec.polling_interval_s - env.now, KEDA_PRIORITY)
+            if deployment.replicas == 0 and queue.undeleted == 0:
+                # Idle: every poll would see count 0 and change nothing until a message arrives.
+                # Skip to the first tick at or after the arrival (arrivals precede the poll).
+                yield queue.wait_for_message()
+                k = max(k, _ticks_before(env.now, phase, interval))
+            yield Wake(env, phase + k * interval - env.now, KEDA_PRIORITY)
 
     def poll(self) -> None:
         spec, now = self.spec, self.env.now
@@ -87,16 +93,33 @@ class KedaHpaScaler(Controller):
             self.on_stuck()
 
     def hpa_loop(self) -> ProcessGenerator:
-        env, spec = self.env, self.spec
-        yield Wake(env, self.hpa_phase, HPA_PRIORITY)
+        env, spec, deployment = self.env, self.spec, self.deployment
+        phase, period = self.hpa_phase, spec.hpa_sync_period_s
+        yield Wake(env, phase, HPA_PRIORITY)
         k = 0
         while True:
-            current = self.deployment.replicas
-            total = self.queue.metric(spec.queue_length_strategy)
+            current = deployment.replicas
             if current > 0:
+                total = self.queue.metric(spec.queue_length_strategy)
                 self.hpa_raw_desired = math.ceil(total / spec.queue_length)
-            desired = self.hpa.sync(env.now, current, total)
-            if desired != current:
-                self.deployment.scale_to(desired, "hpa")
+                desired = self.hpa.sync(env.now, current, total)
+                if desired != current:
+                    deployment.scale_to(desired, "hpa")
             k += 1
-            yield Wake(env, self.hpa_phase + k * spec.hpa_sync_period_s - env.now, HPA_PRIORITY)
+            if deployment.replicas == 0:
+                # At zero the HPA does nothing (and records nothing) until KEDA scales 0 -> 1,
+                # which it does after the HPA's sync of that instant: resume at the next tick.
+                yield deployment.wait_for_replicas()
+                k = max(k, _ticks_before(env.now, phase, period, inclusive=True))
+            yield Wake(env, phase + k * period - env.now, HPA_PRIORITY)
+
+
+def _ticks_before(now: float, phase: float, period: float, *, inclusive: bool = False) -> int:
+    """The index of the first tick ``phase + k * period`` at or after ``now`` (after ``now`` when
+    ``inclusive``, i.e. the tick at ``now`` already happened)."""
+    k = max(0, math.ceil((now - phase) / period))
+    while k > 0 and phase + (k - 1) * period >= now:
+        k -= 1
+    while phase + k * period < now or (inclusive and phase + k * period <= now):
+        k += 1
+    return k

@@ -179,6 +179,7 @@ class Deployment:
         self._since = 0.0
         self.max_replicas = 0
         self.on_change: Callable[[], None] = lambda: None
+        self._on_replicas: Event | None = None
 
     @property
     def replicas(self) -> int:
@@ -213,7 +214,16 @@ class Deployment:
                     self.ready_count -= 1
                 pod.remove()
         self.max_replicas = max(self.max_replicas, len(self.pods))
+        if current == 0 and self._on_replicas is not None:
+            self._on_replicas.succeed()
+            self._on_replicas = None
         self.on_change()
+
+    def wait_for_replicas(self) -> Event:
+        """An event that succeeds when the deployment next scales up from zero."""
+        if self._on_replicas is None:
+            self._on_replicas = self.env.event()
+        return self._on_replicas
 
     def _victims(self, k: int) -> list[Pod]:
         """Kubernetes ReplicaSet order: not ready first; then the most recently ready (log2 buckets

@@ -36,6 +36,7 @@ class StorageQueue:
         self.waiters: deque[Event] = deque()
         self.on_empty: Callable[[], None] = lambda: None
         self.poisoned = 0
+        self._on_message: Event | None = None
 
     def expire(self, now: float) -> None:
         heap = self.expiry
@@ -56,12 +57,21 @@ class StorageQueue:
         msg.visible = True
         self.visible.append(msg)
         self.undeleted += 1
+        if self._on_message is not None:
+            self._on_message.succeed()
+            self._on_message = None
         if self.undeleted > self.peak_depth:
             self.peak_depth = self.undeleted
         if len(self.visible) > self.peak_visible:
             self.peak_visible = len(self.visible)
         if self.waiters:
             self.waiters.popleft().succeed()
+
+    def wait_for_message(self) -> Event:
+        """An event that succeeds at the next message put on the queue."""
+        if self._on_message is None:
+            self._on_message = self.env.event()
+        return self._on_message
 
     def receive(self, n: int, pod: Pod) -> list[Delivery]:
         now = self.env.now

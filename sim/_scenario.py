@@ -67,7 +67,8 @@ class Scenario:
     scaler: Scaler = field(default_factory=ScalerSpec)
     until_s: float | None = None
     max_time_s: float = 30 * 24 * 3600.0
-    timeline_interval_s: float = 5.0
+    # None: no timeline (sweeps, which need only the summaries, run faster without it).
+    timeline_interval_s: float | None = 5.0
     # Example price (0.5 vCPU + 1 GiB on a consumption plan); set your own.
     price_per_replica_hour: float = 0.054
     # Messages enqueued before this time are left out of latency and waiting-time metrics.
@@ -84,7 +85,7 @@ class Scenario:
             raise ValueError(f"until_s must be > 0 or None, got {self.until_s!r}")
         if not 0 < self.max_time_s < math.inf:
             raise ValueError(f"max_time_s must be > 0, got {self.max_time_s!r}")
-        if not self.timeline_interval_s > 0:
+        if self.timeline_interval_s is not None and not self.timeline_interval_s > 0:
             raise ValueError(f"timeline_interval_s must be > 0, got {self.timeline_interval_s!r}")
         if not 0 <= self.warmup_s < math.inf:
             raise ValueError(f"warmup_s must be >= 0, got {self.warmup_s!r}")

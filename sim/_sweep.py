@@ -1,4 +1,5 @@
-"""Sweeps over scaler (and pod) settings, on all cores, with a progress bar on stderr."""
+"""Sweeps over scaler (and pod) settings, on local processes or any executor (a Dask cluster),
+with a progress bar on stderr."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Any
 
 import pandas as pd
@@ -56,11 +57,16 @@ def sweep(
     *,
     jobs: int | None = None,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> pd.DataFrame:
     """Every combination of ``grid`` x seeds; one row per combination with metric means and 95 % CIs.
 
     Columns: the grid keys, ``seeds``, then ``<metric>`` (mean) and ``<metric>_ci_low/_ci_high``.
-    ``jobs`` defaults to all cores; 1 runs in this process.
+    Runs go to ``executor`` when given (any ``concurrent.futures.Executor``, for example a Dask
+    cluster's ``distributed.Client(address).get_executor()``; ``jobs`` is then its worker count,
+    used to size the chunks); else to ``jobs`` local processes (default all cores; 1 runs in this
+    process). The table is the same whichever runs it: each run depends only on its scenario and
+    seed. The progress bar (stderr) counts finished runs.
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
@@ -75,25 +81,10 @@ def sweep(
         s = scenario
         for key, value in zip(keys, combo, strict=True):
             s = with_setting(s, key, value)
-        scenarios.append(s)
+        # Only summaries are kept: no timeline, which is most of a long run's events.
+        scenarios.append(dataclasses.replace(s, timeline_interval_s=None))
     tasks = [(s, seed) for s in scenarios for seed in seed_list]
-    workers = jobs or os.cpu_count() or 1
-    bar = tqdm(total=len(tasks), file=sys.stderr, disable=not progress, desc="sweep", unit="run")
-    results: list[dict[str, Any]] = []
-    try:
-        if workers <= 1 or len(tasks) == 1:
-            for task in tasks:
-                results.append(_summary_of(task))
-                bar.update()
-        else:
-            context = multiprocessing.get_context(_START_METHOD)
-            chunk = max(1, len(tasks) // (workers * 8))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                for summary in pool.map(_summary_of, tasks, chunksize=chunk):
-                    results.append(summary)
-                    bar.update()
-    finally:
-        bar.close()
+    results = run_summaries(tasks, jobs=jobs, progress=progress, executor=executor)
     rows = []
     n = len(seed_list)
     for i, combo in enumerate(combos):
@@ -106,6 +97,55 @@ def sweep(
             row[f"{metric}_ci_high"] = values["ci_high"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def run_summaries(
+    tasks: Sequence[tuple[Scenario, int]],
+    *,
+    jobs: int | None = None,
+    progress: bool = True,
+    executor: Executor | None = None,
+    desc: str = "sweep",
+) -> list[dict[str, float]]:
+    """``run(scenario, seed).summary()`` for every task, in order, in chunks on ``executor`` or
+    on ``jobs`` local processes; a progress bar on stderr counts finished runs."""
+    workers = jobs or (os.cpu_count() or 1)
+    bar = tqdm(total=len(tasks), file=sys.stderr, disable=not progress, desc=desc, unit="run")
+    try:
+        if executor is None and (workers <= 1 or len(tasks) <= 1):
+            results = []
+            for task in tasks:
+                results.append(_summary_of(task))
+                bar.update()
+            return results
+        size = max(1, len(tasks) // (workers * 8))
+        chunks = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+        if executor is not None:
+            return _gather(executor, chunks, bar)
+        context = multiprocessing.get_context(_START_METHOD)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return _gather(pool, chunks, bar)
+    finally:
+        bar.close()
+
+
+def _gather(executor: Executor, chunks: list[list[tuple[Scenario, int]]], bar: Any) -> list:
+    futures = {executor.submit(_summaries_of, chunk): i for i, chunk in enumerate(chunks)}
+    done: dict[int, list[dict[str, float]]] = {}
+    try:
+        for future in as_completed(futures):
+            i = futures[future]
+            done[i] = future.result()
+            bar.update(len(chunks[i]))
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return [summary for i in range(len(chunks)) for summary in done[i]]
+
+
+def _summaries_of(chunk: list[tuple[Scenario, int]]) -> list[dict[str, float]]:
+    return [_summary_of(task) for task in chunk]
 
 
 def _plain(value: Any) -> Any:

@@ -357,3 +357,23 @@ def test_pod_removed_mid_message_causes_exactly_one_redelivery():
     assert m1.pod.tolist() == [2, 1]
     assert result.summary()["redeliveries"] == 1
     assert result.messages().set_index("message_id").loc[1, "finished_at"] == pytest.approx(285.0)
+
+
+def test_loops_resume_on_their_own_ticks_after_an_idle_gap():
+    # KEDA polls at 7 + 30k, the HPA syncs at 3 + 15k; cooldown 60, queueLength 5. The first
+    # burst is done and scaled to zero long before the second burst of 20, at t=1027 exactly on a
+    # KEDA tick: arrivals come first at one instant, so that poll sees them: 0 -> 1 at 1027. The
+    # HPA's sync at 1023 saw zero replicas; its next, 1038, sees 20 (the pod starts for 30 s):
+    # ceil(20/5) = 4, scale-up limit max(2, 4) = 4.
+    yaml_text = scaledobject("  cooldownPeriod: 60", '        queueLength: "5"')
+    scaler = ScalerSpec.from_yaml(yaml_text, keda_poll_phase_s=7.0, hpa_sync_phase_s=3.0)
+    scenario = Scenario(
+        arrivals=Times([0.0] * 20 + [1027.0] * 20),
+        pods=PodSpec(startup="constant(30)", service="constant(2)"),
+        scaler=scaler,
+    )
+    got = events(run(scenario, seed=0))
+    assert got[:2] == [(7.0, 0, 1, "keda"), (18.0, 1, 4, "hpa")]
+    later = [e for e in got if e[0] >= 1000]
+    assert later[:2] == [(1027.0, 0, 1, "keda"), (1038.0, 1, 4, "hpa")]
+    assert [e for e in got if 0 < e[0] < 1000][-1][2] == 0  # at zero before the second burst

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from sim._results import _summary_of
+from sim._results import METRICS, _summary_of
 from sim._scaler import ScalerSpec
 from sim._scenario import PodSpec, Scenario
 from sim._stats import aggregate
@@ -52,7 +52,7 @@ def with_setting(scenario: Scenario, key: str, value: Any) -> Scenario:
 
 def sweep(
     scenario: Scenario,
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
     seeds: int | Sequence[int] = 5,
     *,
     jobs: int | None = None,
@@ -60,6 +60,8 @@ def sweep(
     executor: Executor | None = None,
 ) -> pd.DataFrame:
     """Every combination of ``grid`` x seeds; one row per combination with metric means and 95 % CIs.
+    ``grid`` maps each setting to its values (every combination runs), or is a list of settings
+    dicts (exactly those run, in that order).
 
     Columns: the grid keys, ``seeds``, then ``<metric>`` (mean) and ``<metric>_ci_low/_ci_high``.
     Runs go to ``executor`` when given (any ``concurrent.futures.Executor``, for example a Dask
@@ -71,15 +73,11 @@ def sweep(
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("need at least one seed")
-    keys = list(grid)
-    for key in keys:
-        if isinstance(grid[key], str | bytes) or len(grid[key]) == 0:
-            raise ValueError(f"sweep values for {key!r} must be a non-empty list")
-    combos = list(itertools.product(*(grid[k] for k in keys)))
+    combos = _combinations(grid)
     scenarios = []
     for combo in combos:
         s = scenario
-        for key, value in zip(keys, combo, strict=True):
+        for key, value in combo.items():
             s = with_setting(s, key, value)
         # Only summaries are kept: no timeline, which is most of a long run's events.
         scenarios.append(dataclasses.replace(s, timeline_interval_s=None))
@@ -89,7 +87,7 @@ def sweep(
     n = len(seed_list)
     for i, combo in enumerate(combos):
         agg = aggregate(results[i * n : (i + 1) * n])
-        row: dict[str, Any] = {k: _plain(v) for k, v in zip(keys, combo, strict=True)}
+        row: dict[str, Any] = {k: _plain(v) for k, v in combo.items()}
         row["seeds"] = n
         for metric, values in agg.iterrows():
             row[str(metric)] = values["mean"]
@@ -97,6 +95,28 @@ def sweep(
             row[f"{metric}_ci_high"] = values["ci_high"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _combinations(
+    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    keys = list(grid) if isinstance(grid, Mapping) else list(grid[0]) if grid else []
+    for key in keys:
+        if key in METRICS:
+            # The table has a column per metric; a setting of the same name would be overwritten.
+            raise ValueError(f"setting {key!r} has the name of a metric column; write scaler.{key}")
+    if not isinstance(grid, Mapping):
+        combos = [dict(settings) for settings in grid]
+        if not combos or any(set(c) != set(combos[0]) for c in combos):
+            raise ValueError("a list of sweep settings must be non-empty, all with the same keys")
+        return combos
+    keys = list(grid)
+    for key in keys:
+        if isinstance(grid[key], str | bytes) or len(grid[key]) == 0:
+            raise ValueError(f"sweep values for {key!r} must be a non-empty list")
+    return [
+        dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))
+    ]
 
 
 def run_summaries(

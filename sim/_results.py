@@ -1,4 +1,5 @@
-"""Results of runs: per-message records, timeline, scale events and summary metrics (PRODUCT.md 5)."""
+"""Results of runs: per-message records, timeline, scale events and summary metrics
+(docs/simulation.md, Outputs)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ AZURE_QUEUE_MAX_BATCH = 32
 
 @dataclass(frozen=True)
 class PodSpec:
-    """One processor pod. Defaults are the original processor's loop (KEDA_SEMANTICS.md)."""
+    """One processor pod. Defaults are the original processor's loop (docs/simulation.md)."""
 
     startup: Distribution = Constant(30.0)
     service: Distribution = Constant(10.0)
@@ -26,7 +26,7 @@ class PodSpec:
     # 0 = long-poll: an idle worker takes a message the moment one becomes visible.
     pause_when_empty_s: float = 10.0
     exit_after_idle_s: float | None = None
-    # Renew the visibility of held messages while the pod lives (PRODUCT.md processor).
+    # Renew the visibility of held messages while the pod lives (the processor's lease renewal).
     renew_visibility: bool = False
     # After this many deliveries a message goes to the poison queue instead (None: never).
     max_deliveries: int | None = 5

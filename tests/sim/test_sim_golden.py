@@ -1,9 +1,10 @@
-"""Golden scenarios: expected scale events derived by hand from KEDA_SEMANTICS.md.
+"""Golden scenarios: expected scale events derived by hand from docs/simulation.md
+("What is modelled").
 
 Conventions of the model used in the derivations: the KEDA poll and the HPA sync both tick at
 t = 0, 30, 60, ... and t = 0, 15, 30, ... (phase 0); at the same instant arrivals come first, then
 pod events, then the HPA sync, then the KEDA poll. So the HPA sync at t = 0 sees 0 replicas and
-does nothing; KEDA's poll right after it does 0 -> 1. Scale to zero (KEDA_SEMANTICS.md): KEDA keeps
+does nothing; KEDA's poll right after it does 0 -> 1. Scale to zero: KEDA keeps
 lastActiveTime in whole seconds and polls a moment after each tick, so `lastActive + cooldown < now`
 holds at the poll at last-active + cooldown: zero comes at that poll, not one poll later.
 """

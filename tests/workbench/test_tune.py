@@ -103,8 +103,11 @@ def test_tune_marks_the_front_and_adds_the_shipped_setting():
 
 def test_tune_command_writes_json_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out, csv = tmp_path / "tune.json", tmp_path / "tune.csv"
+    replay = tmp_path / "replay.json"  # the arrivals of a replay's mode, as the report writes them
+    messages = [{"enqueued_at": 0.5 * i} for i in range(40)]
+    replay.write_text(json.dumps({"modes": {"streaming": {"runs": [{"messages": messages}]}}}))
     code = cli(
-        "tune", "--arrivals", "burst:40@0/2", "--startup", "constant(20)",
+        "tune", "--arrivals", f"{replay}#streaming", "--startup", "constant(20)",
         "--queue-length", "4,8", "--activation-queue-length", "1", "--polling-interval", "15,30",
         "--cooldown-period", "300", "--max-replica-count", "6",
         "--seeds", "2", "--jobs", "1", "--no-progress", "--json", str(out), "--csv", str(csv),
@@ -112,6 +115,7 @@ def test_tune_command_writes_json_and_csv(tmp_path: Path, capsys: pytest.Capture
     assert code == 0
     printed = capsys.readouterr().out
     assert "Pareto front" in printed and "shipped queueLength 8" in printed
+    assert "times(n=40)" in printed
     doc = json.loads(out.read_text())
     assert len(doc["rows"]) == 4
     assert any(r["pareto"] for r in doc["rows"])

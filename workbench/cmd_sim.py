@@ -7,8 +7,9 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sim import (
     FixedReplicas,
@@ -26,6 +27,8 @@ from workbench.errors import WorkbenchError
 from workbench.options import add_service_time_option
 from workbench.paths import SCALEDOBJECT
 from workbench.tune import DEFAULT_GRID, DEFAULT_LATENCY_SLACK, TUNED, tune
+
+T = TypeVar("T")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -320,6 +323,23 @@ def _write(path: Path, text: str) -> None:
         raise WorkbenchError(f"cannot write {path}: {exc.strerror}") from None
 
 
+def _run(args: argparse.Namespace, work: Callable[..., T], *given: Any, **options: Any) -> T:
+    """``work`` (``sweep`` or ``tune``) with the runner options, on local processes or the
+    ``--scheduler`` cluster; a bad setting is a one-line error."""
+    with sweep_executor(args.scheduler) as (executor, workers):
+        try:
+            return work(
+                *given,
+                seeds=args.seeds,
+                jobs=workers or args.jobs,
+                executor=executor,
+                progress=not args.no_progress,
+                **options,
+            )
+        except (ValueError, TypeError) as exc:
+            raise WorkbenchError(str(exc)) from None
+
+
 def handle_sweep(args: argparse.Namespace) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in (".csv", ".json"):
@@ -327,18 +347,7 @@ def handle_sweep(args: argparse.Namespace) -> int:
     _check_runner(args, args.out)
     scenario = _build_scenario(args)
     grid = parse_settings(args.settings)
-    with sweep_executor(args.scheduler) as (executor, workers):
-        try:
-            table = sweep(
-                scenario,
-                grid,
-                seeds=args.seeds,
-                jobs=workers or args.jobs,
-                progress=not args.no_progress,
-                executor=executor,
-            )
-        except (ValueError, TypeError) as exc:
-            raise WorkbenchError(str(exc)) from None
+    table = _run(args, sweep, scenario, grid)
     if suffix == ".csv":
         _write(args.out, table.to_csv(index=False))
     else:
@@ -349,25 +358,9 @@ def handle_sweep(args: argparse.Namespace) -> int:
 
 def handle_tune(args: argparse.Namespace) -> int:
     _check_runner(args, args.json, args.csv)
-    if not (args.latency_slack >= 0 and math.isfinite(args.latency_slack)):
-        raise WorkbenchError(
-            f"--latency-slack must be a finite number >= 0, got {args.latency_slack}"
-        )
     scenario = _build_scenario(args)
     grid = {name: getattr(args, f"grid_{name}") for name in TUNED}
-    with sweep_executor(args.scheduler) as (executor, workers):
-        try:
-            result = tune(
-                scenario,
-                grid,
-                seeds=args.seeds,
-                jobs=workers or args.jobs,
-                executor=executor,
-                progress=not args.no_progress,
-                latency_slack=args.latency_slack,
-            )
-        except (ValueError, TypeError) as exc:
-            raise WorkbenchError(str(exc)) from None
+    result = _run(args, tune, scenario, grid, latency_slack=args.latency_slack)
     table = result.table
     print(
         f"tuned {len(table)} settings x {args.seeds} seeds on {scenario.arrivals}: "

@@ -132,7 +132,7 @@ def test_tune_command_writes_json_and_csv(tmp_path: Path, capsys: pytest.Capture
         (["--queue-length", "4,x"], "expected numbers"),
         (["--seeds", "0"], "--seeds must be >= 1"),
         (["--json", "/nonexistent/dir/t.json"], "is not a directory"),
-        (["--latency-slack", "-1"], "--latency-slack"),
+        (["--latency-slack", "-1"], "latency slack must be a finite number >= 0"),
     ],
 )
 def test_tune_options_are_checked_before_any_run(argv, message, capsys):

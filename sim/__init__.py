@@ -5,7 +5,8 @@ Describe, check, then run: build a frozen :class:`Scenario` (arrivals, :class:`P
 :class:`FixedReplicas` for scaling off), then :func:`run` one seed, :func:`simulate` several
 (means with 95 % confidence intervals) or :func:`sweep` settings over processes or a Dask cluster.
 Times are seconds from the start of the run. What is modelled, what the ScaledObject reader
-refuses, and what the model leaves out are written in docs/simulation.md.
+refuses, and what the model leaves out are written in docs/simulation.md (semantics:
+docs/keda-semantics.md).
 """
 
 from sim._arrivals import Arrivals, Burst, Poisson, Repeat, Times, load_arrivals, parse_arrivals

@@ -1,5 +1,5 @@
-"""Golden scenarios: expected scale events derived by hand from docs/simulation.md
-("What is modelled").
+"""Golden scenarios: expected scale events derived by hand from docs/keda-semantics.md
+(summarised in docs/simulation.md, "What is modelled").
 
 Conventions of the model used in the derivations: the KEDA poll and the HPA sync both tick at
 t = 0, 30, 60, ... and t = 0, 15, 30, ... (phase 0); at the same instant arrivals come first, then

@@ -22,10 +22,6 @@ class Arrivals(ABC):
     @abstractmethod
     def times(self, rng: np.random.Generator) -> np.ndarray: ...
 
-    @property
-    def is_random(self) -> bool:
-        return False
-
 
 @dataclass(frozen=True)
 class Times(Arrivals):
@@ -92,10 +88,6 @@ class Poisson(Arrivals):
         if self.count is not None and self.count < 0:
             raise ValueError(f"poisson count must be >= 0, got {self.count!r}")
 
-    @property
-    def is_random(self) -> bool:
-        return True
-
     def times(self, rng: np.random.Generator) -> np.ndarray:
         if self.count is not None:
             gaps = rng.exponential(1 / self.rate_per_s, int(self.count))
@@ -123,10 +115,6 @@ class Repeat(Arrivals):
             raise ValueError(f"repeat count must be >= 1, got {self.count!r}")
         if not (self.period_s > 0):
             raise ValueError(f"repeat period must be > 0 s, got {self.period_s!r}")
-
-    @property
-    def is_random(self) -> bool:
-        return self.pattern.is_random
 
     def times(self, rng: np.random.Generator) -> np.ndarray:
         parts = [self.pattern.times(rng) + i * self.period_s for i in range(self.count)]

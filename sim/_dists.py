@@ -1,6 +1,8 @@
 """Distributions: small frozen objects with ``mean``, ``sample(rng)`` and a string form.
 
-``str(d)`` gives the form that :func:`parse_distribution` reads back, e.g. ``lognormal(mean=6,sd=2)``.
+:func:`parse_distribution` is the project's only reader of distribution strings (the simulation's
+pods and the replay's processors take the same parsed object); ``str(d)`` gives the form it reads
+back, e.g. ``lognormal(mean=6,sd=2)``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def _fmt(x: float) -> str:
 
 
 def _check(name: str, value: float, *, positive: bool = False) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         need = "> 0" if positive else ">= 0"
@@ -141,64 +145,89 @@ class Uniform(Distribution):
         return f"uniform({_fmt(self.low)},{_fmt(self.high)})"
 
 
-_CALL = re.compile(r"^\s*([a-z]+)\s*\((.*)\)\s*$", re.I)
+_FORMS = "constant(X), exponential(mean=X), lognormal(mean=X,sd=Y) or uniform(A,B)"
+_CALL = re.compile(r"^\s*([A-Za-z]+)\s*\((.*)\)\s*$", re.DOTALL)
 _PARAMS: dict[str, tuple[str, ...]] = {
     "constant": ("value",),
     "exponential": ("mean",),
     "lognormal": ("mean", "sd"),
     "uniform": ("a", "b"),
 }
+# Parameters that must be > 0 (the others must be >= 0).
+_POSITIVE = {("exponential", "mean"), ("lognormal", "mean")}
 
 
-def parse_distribution(text: str | float | Distribution) -> Distribution:
-    """Read ``constant(10)``, ``exponential(mean=10)`` (or ``rate=0.1``), ``lognormal(mean=6,sd=2)``,
-    ``uniform(a,b)``; a bare number is a constant."""
-    if isinstance(text, Distribution):
-        return text
-    if isinstance(text, int | float):
-        return Constant(float(text))
+def parse_distribution(spec: str | float | Distribution) -> Distribution:
+    """The one grammar of duration distributions: ``constant(6)`` (or a bare number),
+    ``exponential(mean=6)``, ``lognormal(mean=6,sd=2)`` (mean and sd of the values, not of their
+    log), ``uniform(2,10)``; parameters by position or by name. A :class:`Distribution` is
+    returned as is. A bad spec raises a one-line ``ValueError`` naming the spec and the problem."""
+    if isinstance(spec, Distribution):
+        return spec
+    if isinstance(spec, bool) or not isinstance(spec, str | int | float):
+        raise ValueError(f"distribution {spec!r}: expected a string such as {_FORMS}")
+    if isinstance(spec, int | float):
+        return Constant(_param(str(spec), "value", spec))
+    text = spec.strip()
     try:
-        return Constant(float(text))
+        number = float(text)
     except ValueError:
         pass
+    else:
+        return Constant(_param(spec, "value", number))
     match = _CALL.match(text)
-    if not match or match.group(1).lower() not in _PARAMS:
-        raise ValueError(
-            f"unknown distribution {text!r}; use constant(X), exponential(mean=X), "
-            "lognormal(mean=X,sd=Y) or uniform(A,B)"
-        )
+    if not match:
+        raise ValueError(f"distribution {spec!r}: not a distribution; use {_FORMS}")
     name = match.group(1).lower()
+    if name not in _PARAMS:
+        raise ValueError(f"distribution {spec!r}: unknown distribution {name!r}; use {_FORMS}")
     names = _PARAMS[name]
     values: dict[str, float] = {}
-    parts = [p.strip() for p in match.group(2).split(",") if p.strip()]
-    for i, part in enumerate(parts):
+    raw_args = match.group(2).strip()
+    for position, part in enumerate(raw_args.split(",") if raw_args else []):
+        part = part.strip()
+        if not part:
+            raise ValueError(f"distribution {spec!r}: empty parameter")
         key, sep, raw = part.partition("=")
-        if not sep:
-            key, raw = (names[i] if i < len(names) else "?"), part
-        key = key.strip().lower()
-        key = {"low": "a", "high": "b"}.get(key, key)
-        if name == "exponential" and key == "rate":
-            rate = _number(text, raw)
-            if rate <= 0:
-                raise ValueError(f"distribution {text!r}: rate must be > 0")
-            key, raw = "mean", str(1 / rate)
-        if key not in names or key in values:
-            raise ValueError(f"distribution {text!r}: unexpected parameter {key!r}")
-        values[key] = _number(text, raw)
+        if sep:
+            key = key.strip().lower()
+        elif position < len(names):
+            key, raw = names[position], part
+        else:
+            raise ValueError(
+                f"distribution {spec!r}: {name} takes {len(names)} parameter(s) "
+                f"({', '.join(names)})"
+            )
+        if key not in names:
+            raise ValueError(
+                f"distribution {spec!r}: unknown parameter {key!r} for {name} "
+                f"(expected {', '.join(names)})"
+            )
+        if key in values:
+            raise ValueError(f"distribution {spec!r}: parameter {key!r} given twice")
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError(
+                f"distribution {spec!r}: {key} = {raw.strip()!r} is not a number"
+            ) from None
+        values[key] = _param(spec, key, number, positive=(name, key) in _POSITIVE)
     missing = [n for n in names if n not in values]
     if missing:
-        raise ValueError(f"distribution {text!r}: missing {', '.join(missing)}")
+        raise ValueError(f"distribution {spec!r}: missing {', '.join(missing)}")
     if name == "constant":
         return Constant(values["value"])
     if name == "exponential":
         return Exponential(values["mean"])
     if name == "lognormal":
         return Lognormal(values["mean"], values["sd"])
+    if values["b"] < values["a"]:
+        raise ValueError(f"distribution {spec!r}: uniform needs a <= b")
     return Uniform(values["a"], values["b"])
 
 
-def _number(text: str, raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"distribution {text!r}: {raw.strip()!r} is not a number") from None
+def _param(spec: str, key: str, value: float, *, positive: bool = False) -> float:
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        need = "> 0" if positive else ">= 0"
+        raise ValueError(f"distribution {spec!r}: {key} must be a finite number {need}")
+    return float(value)

@@ -13,7 +13,6 @@ class Message:
         "visible",
         "deleted",
         "deleted_at",
-        "invisible_until",
         "finished_at",
         "processed_by",
         "poisoned",
@@ -27,7 +26,6 @@ class Message:
         self.visible = False
         self.deleted = False
         self.deleted_at: float | None = None
-        self.invisible_until: float | None = None
         self.finished_at: float | None = None
         self.processed_by: int | None = None
         self.poisoned = False
@@ -108,4 +106,3 @@ class RunRecords:
     poisoned: int = 0
     keda_phase_s: float | None = None
     hpa_phase_s: float | None = None
-    sim_events: int = 0

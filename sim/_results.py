@@ -1,4 +1,5 @@
-"""Results of runs: per-message records, timeline, scale events and summary metrics (PRODUCT.md 5)."""
+"""Results of runs: per-message records, timeline, scale events and summary metrics
+(docs/simulation.md, Outputs)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim._engine import run_once
 from sim._records import RunRecords
 from sim._scenario import Scenario
+from sim._stats import aggregate, percentile
 
 METRICS: tuple[str, ...] = (
     "messages",
@@ -83,8 +84,8 @@ class RunResult:
             "messages": float(len(msgs)),
             "time_to_first_replica_ready_s": _nan_if_none(rec.first_ready_at),
             "time_to_first_item_processed_s": min(all_finished) if all_finished else math.nan,
-            "latency_p50_s": float(np.percentile(latency, 50)) if latency.size else math.nan,
-            "latency_p95_s": float(np.percentile(latency, 95)) if latency.size else math.nan,
+            "latency_p50_s": percentile(latency, 50),
+            "latency_p95_s": percentile(latency, 95),
             "latency_max_s": float(latency.max()) if latency.size else math.nan,
             "latency_mean_s": float(latency.mean()) if latency.size else math.nan,
             "wait_mean_s": float(waits.mean()) if waits.size else math.nan,
@@ -201,26 +202,6 @@ def run(scenario: Scenario, seed: int = 0) -> RunResult:
     return RunResult(scenario, run_once(scenario, seed))
 
 
-def aggregate(rows: Sequence[dict[str, float]], confidence: float = 0.95) -> pd.DataFrame:
-    """Mean, sd and a t-interval per metric across replications (NaNs ignored)."""
-    frame = pd.DataFrame(list(rows))
-    out: dict[str, dict[str, float]] = {}
-    for name in frame.columns:
-        values = frame[name].to_numpy(dtype=float)
-        values = values[~np.isnan(values)]
-        n = values.size
-        mean = float(values.mean()) if n else math.nan
-        sd = float(values.std(ddof=1)) if n > 1 else math.nan
-        if n > 1 and sd > 0:
-            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-        elif n > 1:
-            half = 0.0
-        else:
-            half = math.nan
-        out[name] = {"mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half, "n": n}
-    return pd.DataFrame.from_dict(out, orient="index")
-
-
 @dataclass
 class SimulationResult:
     """Replications of one scenario; ``summary`` has mean, sd and 95 % CI per metric."""
@@ -231,9 +212,6 @@ class SimulationResult:
     @property
     def summary(self) -> pd.DataFrame:
         return aggregate([r.summary() for r in self.runs])
-
-    def means(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.summary["mean"].items()}
 
 
 def simulate(scenario: Scenario, seeds: int | Sequence[int] = 1) -> SimulationResult:

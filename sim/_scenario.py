@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from sim._arrivals import Arrivals, Burst
+from sim._control import Scaler
 from sim._dists import Constant, Distribution, parse_distribution
 from sim._scaler import ScalerSpec
 
@@ -14,7 +15,7 @@ AZURE_QUEUE_MAX_BATCH = 32
 
 @dataclass(frozen=True)
 class PodSpec:
-    """One processor pod. Defaults are the original processor's loop (KEDA_SEMANTICS.md)."""
+    """One processor pod. Defaults are the original processor's loop (docs/simulation.md)."""
 
     startup: Distribution = Constant(30.0)
     service: Distribution = Constant(10.0)
@@ -25,7 +26,7 @@ class PodSpec:
     # 0 = long-poll: an idle worker takes a message the moment one becomes visible.
     pause_when_empty_s: float = 10.0
     exit_after_idle_s: float | None = None
-    # Renew the visibility of held messages while the pod lives (PRODUCT.md processor).
+    # Renew the visibility of held messages while the pod lives (the processor's lease renewal).
     renew_visibility: bool = False
     # After this many deliveries a message goes to the poison queue instead (None: never).
     max_deliveries: int | None = 5
@@ -54,17 +55,6 @@ class PodSpec:
 
 
 @dataclass(frozen=True)
-class FixedReplicas:
-    """Scaling off: ``replicas`` pods from t = 0 for the whole run."""
-
-    replicas: int
-
-    def __post_init__(self) -> None:
-        if self.replicas < 1:
-            raise ValueError(f"fixed replicas must be >= 1, got {self.replicas}")
-
-
-@dataclass(frozen=True)
 class Scenario:
     """Arrivals, pods and scaler; the engine takes it as is.
 
@@ -74,10 +64,11 @@ class Scenario:
 
     arrivals: Arrivals = field(default_factory=lambda: Burst(85, 0.0))
     pods: PodSpec = field(default_factory=PodSpec)
-    scaler: ScalerSpec | FixedReplicas = field(default_factory=ScalerSpec)
+    scaler: Scaler = field(default_factory=ScalerSpec)
     until_s: float | None = None
     max_time_s: float = 30 * 24 * 3600.0
-    timeline_interval_s: float = 5.0
+    # None: no timeline (sweeps, which need only the summaries, run faster without it).
+    timeline_interval_s: float | None = 5.0
     # Example price (0.5 vCPU + 1 GiB on a consumption plan); set your own.
     price_per_replica_hour: float = 0.054
     # Messages enqueued before this time are left out of latency and waiting-time metrics.
@@ -88,13 +79,13 @@ class Scenario:
             raise ValueError("arrivals must be an Arrivals pattern (Times, Burst, Poisson, Repeat)")
         if not isinstance(self.pods, PodSpec):
             raise ValueError("pods must be a PodSpec")
-        if not isinstance(self.scaler, ScalerSpec | FixedReplicas):
-            raise ValueError("scaler must be a ScalerSpec or FixedReplicas")
+        if not isinstance(self.scaler, Scaler):
+            raise ValueError("scaler must be a Scaler (ScalerSpec or FixedReplicas)")
         if self.until_s is not None and not 0 < self.until_s < math.inf:
             raise ValueError(f"until_s must be > 0 or None, got {self.until_s!r}")
         if not 0 < self.max_time_s < math.inf:
             raise ValueError(f"max_time_s must be > 0, got {self.max_time_s!r}")
-        if not self.timeline_interval_s > 0:
+        if self.timeline_interval_s is not None and not self.timeline_interval_s > 0:
             raise ValueError(f"timeline_interval_s must be > 0, got {self.timeline_interval_s!r}")
         if not 0 <= self.warmup_s < math.inf:
             raise ValueError(f"warmup_s must be >= 0, got {self.warmup_s!r}")
@@ -102,17 +93,3 @@ class Scenario:
             raise ValueError(
                 f"price_per_replica_hour must be >= 0, got {self.price_per_replica_hour!r}"
             )
-
-    @property
-    def scaling(self) -> bool:
-        return isinstance(self.scaler, ScalerSpec)
-
-    @property
-    def min_replicas(self) -> int:
-        s = self.scaler
-        return s.replicas if isinstance(s, FixedReplicas) else s.min_replicas
-
-    @property
-    def max_replicas(self) -> int:
-        s = self.scaler
-        return s.replicas if isinstance(s, FixedReplicas) else s.max_replicas

@@ -1,4 +1,5 @@
-"""Sweeps over scaler (and pod) settings, on all cores, with a progress bar on stderr."""
+"""Sweeps over scaler (and pod) settings, on local processes or any executor (a Dask cluster),
+with a progress bar on stderr."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
 
-from sim._results import _summary_of, aggregate
+from sim._results import METRICS, _summary_of
 from sim._scaler import ScalerSpec
 from sim._scenario import PodSpec, Scenario
+from sim._stats import aggregate
 
 _SCALER_FIELDS = {f.name for f in dataclasses.fields(ScalerSpec)}
 _POD_FIELDS = {f.name for f in dataclasses.fields(PodSpec)}
@@ -50,54 +52,42 @@ def with_setting(scenario: Scenario, key: str, value: Any) -> Scenario:
 
 def sweep(
     scenario: Scenario,
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
     seeds: int | Sequence[int] = 5,
     *,
     jobs: int | None = None,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> pd.DataFrame:
     """Every combination of ``grid`` x seeds; one row per combination with metric means and 95 % CIs.
+    ``grid`` maps each setting to its values (every combination runs), or is a list of settings
+    dicts (exactly those run, in that order).
 
     Columns: the grid keys, ``seeds``, then ``<metric>`` (mean) and ``<metric>_ci_low/_ci_high``.
-    ``jobs`` defaults to all cores; 1 runs in this process.
+    Runs go to ``executor`` when given (any ``concurrent.futures.Executor``, for example a Dask
+    cluster's ``distributed.Client(address).get_executor()``; ``jobs`` is then its worker count,
+    used to size the chunks); else to ``jobs`` local processes (default all cores; 1 runs in this
+    process). The table is the same whichever runs it: each run depends only on its scenario and
+    seed. The progress bar (stderr) counts finished runs.
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("need at least one seed")
-    keys = list(grid)
-    for key in keys:
-        if isinstance(grid[key], str | bytes) or len(grid[key]) == 0:
-            raise ValueError(f"sweep values for {key!r} must be a non-empty list")
-    combos = list(itertools.product(*(grid[k] for k in keys)))
+    combos = _combinations(grid)
     scenarios = []
     for combo in combos:
         s = scenario
-        for key, value in zip(keys, combo, strict=True):
+        for key, value in combo.items():
             s = with_setting(s, key, value)
-        scenarios.append(s)
+        # Only summaries are kept: no timeline, which is most of a long run's events.
+        scenarios.append(dataclasses.replace(s, timeline_interval_s=None))
     tasks = [(s, seed) for s in scenarios for seed in seed_list]
-    workers = jobs or os.cpu_count() or 1
-    bar = tqdm(total=len(tasks), file=sys.stderr, disable=not progress, desc="sweep", unit="run")
-    results: list[dict[str, Any]] = []
-    try:
-        if workers <= 1 or len(tasks) == 1:
-            for task in tasks:
-                results.append(_summary_of(task))
-                bar.update()
-        else:
-            context = multiprocessing.get_context(_START_METHOD)
-            chunk = max(1, len(tasks) // (workers * 8))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                for summary in pool.map(_summary_of, tasks, chunksize=chunk):
-                    results.append(summary)
-                    bar.update()
-    finally:
-        bar.close()
+    results = run_summaries(tasks, jobs=jobs, progress=progress, executor=executor)
     rows = []
     n = len(seed_list)
     for i, combo in enumerate(combos):
         agg = aggregate(results[i * n : (i + 1) * n])
-        row: dict[str, Any] = {k: _plain(v) for k, v in zip(keys, combo, strict=True)}
+        row: dict[str, Any] = {k: _plain(v) for k, v in combo.items()}
         row["seeds"] = n
         for metric, values in agg.iterrows():
             row[str(metric)] = values["mean"]
@@ -105,6 +95,77 @@ def sweep(
             row[f"{metric}_ci_high"] = values["ci_high"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _combinations(
+    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    keys = list(grid) if isinstance(grid, Mapping) else list(grid[0]) if grid else []
+    for key in keys:
+        if key in METRICS:
+            # The table has a column per metric; a setting of the same name would be overwritten.
+            raise ValueError(f"setting {key!r} has the name of a metric column; write scaler.{key}")
+    if not isinstance(grid, Mapping):
+        combos = [dict(settings) for settings in grid]
+        if not combos or any(set(c) != set(combos[0]) for c in combos):
+            raise ValueError("a list of sweep settings must be non-empty, all with the same keys")
+        return combos
+    keys = list(grid)
+    for key in keys:
+        if isinstance(grid[key], str | bytes) or len(grid[key]) == 0:
+            raise ValueError(f"sweep values for {key!r} must be a non-empty list")
+    return [
+        dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))
+    ]
+
+
+def run_summaries(
+    tasks: Sequence[tuple[Scenario, int]],
+    *,
+    jobs: int | None = None,
+    progress: bool = True,
+    executor: Executor | None = None,
+    desc: str = "sweep",
+) -> list[dict[str, float]]:
+    """``run(scenario, seed).summary()`` for every task, in order, in chunks on ``executor`` or
+    on ``jobs`` local processes; a progress bar on stderr counts finished runs."""
+    workers = jobs or (os.cpu_count() or 1)
+    bar = tqdm(total=len(tasks), file=sys.stderr, disable=not progress, desc=desc, unit="run")
+    try:
+        if executor is None and (workers <= 1 or len(tasks) <= 1):
+            results = []
+            for task in tasks:
+                results.append(_summary_of(task))
+                bar.update()
+            return results
+        size = max(1, len(tasks) // (workers * 8))
+        chunks = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+        if executor is not None:
+            return _gather(executor, chunks, bar)
+        context = multiprocessing.get_context(_START_METHOD)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return _gather(pool, chunks, bar)
+    finally:
+        bar.close()
+
+
+def _gather(executor: Executor, chunks: list[list[tuple[Scenario, int]]], bar: Any) -> list:
+    futures = {executor.submit(_summaries_of, chunk): i for i, chunk in enumerate(chunks)}
+    done: dict[int, list[dict[str, float]]] = {}
+    try:
+        for future in as_completed(futures):
+            i = futures[future]
+            done[i] = future.result()
+            bar.update(len(chunks[i]))
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return [summary for i in range(len(chunks)) for summary in done[i]]
+
+
+def _summaries_of(chunk: list[tuple[Scenario, int]]) -> list[dict[str, float]]:
+    return [_summary_of(task) for task in chunk]
 
 
 def _plain(value: Any) -> Any:

@@ -6,21 +6,46 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from sim import PodSpec, ScalerSpec, Scenario, load_arrivals, parse_distribution, simulate
+from sim import (
+    Distribution,
+    PodSpec,
+    ScalerSpec,
+    Scenario,
+    load_arrivals,
+    parse_distribution,
+    simulate,
+)
 from workbench.errors import WorkbenchError
+from workbench.options import DEFAULT_SERVICE_TIME
+from workbench.paths import SCALEDOBJECT
 
 
 @dataclasses.dataclass(frozen=True)
 class SimulationSettings:
-    """The processor deployment the report simulates (our processor's defaults)."""
+    """The processor deployment the report simulates (our processor's defaults).
 
-    scaledobject: Path
-    service: str = "lognormal(mean=6,sd=2)"
-    startup: str = "lognormal(mean=30,sd=10)"
+    ``service`` is the parsed distribution the replay's processors were given (``--service-time``),
+    so the replay and the simulation cannot read one spec differently; a spec string is parsed
+    here (a bad one is a ``ValueError`` naming it).
+    """
+
+    scaledobject: Path = SCALEDOBJECT
+    service: Distribution = dataclasses.field(
+        default_factory=lambda: parse_distribution(DEFAULT_SERVICE_TIME)
+    )
+    startup: Distribution = dataclasses.field(
+        default_factory=lambda: parse_distribution("lognormal(mean=30,sd=10)")
+    )
     concurrency: int = 4
     receive_batch_size: int = 4
     platform: str = "kubernetes"
     seeds: int = 5
+    # Run even if the ScaledObject sets fields the model does not implement (listed in the output).
+    ignore_unsupported: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "service", parse_distribution(self.service))
+        object.__setattr__(self, "startup", parse_distribution(self.startup))
 
 
 # (label, metric, unit, better) in the order the report shows them
@@ -45,15 +70,23 @@ def simulate_modes(
 ) -> dict[str, Any]:
     """For each mode: mean and 95 % CI of every metric over ``settings.seeds`` seeds."""
     try:
-        scaler = ScalerSpec.from_scaledobject(settings.scaledobject, platform=settings.platform)  # type: ignore[arg-type]
+        scaler = ScalerSpec.from_file(
+            settings.scaledobject,
+            platform=settings.platform,  # type: ignore[arg-type]
+            ignore_unsupported=settings.ignore_unsupported,
+        )
         pods = PodSpec(
-            startup=parse_distribution(settings.startup),
-            service=parse_distribution(settings.service),
+            startup=settings.startup,
+            service=settings.service,
             concurrency=settings.concurrency,
             receive_batch_size=settings.receive_batch_size,
             renew_visibility=True,
         )
-        out: dict[str, Any] = {"settings": _settings_doc(settings), "modes": {}}
+        out: dict[str, Any] = {
+            "settings": _settings_doc(settings),
+            "ignored_fields": list(scaler.ignored_fields),
+            "modes": {},
+        }
         for mode in modes:
             arrivals = load_arrivals(replay_json, mode)
             result = simulate(Scenario(arrivals=arrivals, pods=pods, scaler=scaler), settings.seeds)
@@ -74,6 +107,8 @@ def simulate_modes(
 def _settings_doc(settings: SimulationSettings) -> dict[str, Any]:
     doc = dataclasses.asdict(settings)
     doc["scaledobject"] = str(settings.scaledobject)
+    doc["service"] = str(settings.service)
+    doc["startup"] = str(settings.startup)
     return doc
 
 

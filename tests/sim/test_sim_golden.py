@@ -1,9 +1,12 @@
-"""Golden scenarios: expected scale events derived by hand from KEDA_SEMANTICS.md.
+"""Golden scenarios: expected scale events derived by hand from docs/keda-semantics.md
+(summarised in docs/simulation.md, "What is modelled").
 
 Conventions of the model used in the derivations: the KEDA poll and the HPA sync both tick at
 t = 0, 30, 60, ... and t = 0, 15, 30, ... (phase 0); at the same instant arrivals come first, then
 pod events, then the HPA sync, then the KEDA poll. So the HPA sync at t = 0 sees 0 replicas and
-does nothing; KEDA's poll right after it does 0 -> 1.
+does nothing; KEDA's poll right after it does 0 -> 1. Scale to zero: KEDA keeps
+lastActiveTime in whole seconds and polls a moment after each tick, so `lastActive + cooldown < now`
+holds at the poll at last-active + cooldown: zero comes at that poll, not one poll later.
 """
 
 from __future__ import annotations
@@ -50,14 +53,14 @@ def test_burst_of_85_with_the_shipped_scaledobject():
     scenario = Scenario(
         arrivals=Burst(85, 0.0),
         pods=PodSpec(startup="constant(30)", service="constant(10)"),
-        scaler=ScalerSpec.from_scaledobject(SHIPPED),
+        scaler=ScalerSpec.from_file(SHIPPED),
     )
     result = run(scenario, seed=0)
     got = events(result)
     assert got[:3] == [(0.0, 0, 1, "keda"), (15.0, 1, 4, "hpa"), (30.0, 4, 6, "hpa")]
     assert max(e[2] for e in got) == 6
     assert all(to < frm for _, frm, to, _ in got[3:])  # only downscales after the cap
-    # Scale to zero: KEDA at the first poll strictly after last-active + cooldown (300 s), where
+    # Scale to zero: KEDA at the first poll at or after last-active + cooldown (300 s), where
     # last-active is the last poll that saw count > activationQueueLength (1).
     msgs = result.records.messages
 
@@ -65,27 +68,109 @@ def test_burst_of_85_with_the_shipped_scaledobject():
         return sum(1 for m in msgs if m.enqueued_at <= t and (m.deleted_at or 1e18) > t)
 
     last_active = max(t for t in range(0, int(result.records.end_s) + 1, 30) if count_at(t) > 1)
-    zero_at = min(t for t in range(0, 10_000, 30) if t > last_active + 300)
+    zero_at = min(t for t in range(0, 10_000, 30) if t >= last_active + 300)
     assert got[-1] == (float(zero_at), 1, 0, "keda")
     assert result.summary()["unfinished"] == 0
 
 
-def test_scale_to_zero_at_first_poll_after_last_active_plus_cooldown():
+def test_burst_of_85_scales_to_zero_at_480_s():
+    # The audit's case. Shipped object (queueLength 8, activation 1, max 6, cooldown 300, nil
+    # behavior); pods ready at once, 12 s per item, one at a time, no pauses, so every pod is busy
+    # until the queue is empty. Pod 1 runs from t=0, pods 2-4 from 15, pods 5-6 from 30; items
+    # finished by t: f(t) = floor(t/12) + 3 floor((t-15)/12) + 2 floor((t-30)/12); count = 85 - f.
+    # t=0   KEDA: 85 > 1 -> 0 -> 1.   t=15 HPA: f=1, 84 -> ceil(84/8)=11, limit max(2,4)=4: 1 -> 4.
+    # t=30  HPA: f=5, 80 -> 10, limit min(6, 8) = 6: 4 -> 6 (the cap).
+    # HPA recommendations (nil path: max over the last 300 s, cutoff inclusive):
+    #   t=90  f=35, 50/48 = 1.04 within tolerance -> 6;  t=105 f=41, 44/48 = 0.92 -> 6;
+    #   t=120 f=48, 37 -> 5;  t=135 f=57, 28 -> 4;  t=150 f=65, 20 -> 3;  t=165 f=71, 14 -> 2;
+    #   t=180 f=78, 7 -> 1;  t>=195 count 0 -> 0 (clamped to 1).
+    # Down: t=420 (window from 120) 6 -> 5; 435: 4; 450: 3; 465: 2; 480 (window from 180): 2 -> 1.
+    # KEDA: count 7 > 1 at the poll at 180, 0 at 210: last active 180 -> zero at 180 + 300 = 480
+    # (the HPA's sync at 480 runs first: 2 -> 1, then KEDA 1 -> 0). One poll later would be 510.
+    scenario = Scenario(
+        arrivals=Burst(85, 0.0),
+        pods=PodSpec(
+            startup="constant(0)",
+            service="constant(12)",
+            receive_batch_size=1,
+            pause_between_batches_s=0.0,
+            pause_when_empty_s=0.0,
+        ),
+        scaler=ScalerSpec.from_file(SHIPPED),
+    )
+    assert events(run(scenario, seed=0)) == [
+        (0.0, 0, 1, "keda"),
+        (15.0, 1, 4, "hpa"),
+        (30.0, 4, 6, "hpa"),
+        (420.0, 6, 5, "hpa"),
+        (435.0, 5, 4, "hpa"),
+        (450.0, 4, 3, "hpa"),
+        (465.0, 3, 2, "hpa"),
+        (480.0, 2, 1, "hpa"),
+        (480.0, 1, 0, "keda"),
+    ]
+
+
+def test_initial_cooldown_plays_no_part_after_the_first_activity():
+    # initialCooldownPeriod only holds off a step to zero while the object was never active;
+    # these arrivals activate it at t=0, so 900 s of it changes nothing.
+    def scale_events(initial: str) -> list:
+        yaml_text = scaledobject(f"  cooldownPeriod: 60\n  initialCooldownPeriod: {initial}")
+        scenario = Scenario(
+            arrivals=Burst(3, 0.0),
+            pods=PodSpec(startup="constant(0)", service="constant(7)"),
+            scaler=ScalerSpec.from_yaml(yaml_text),
+        )
+        return events(run(scenario, seed=0))
+
+    assert scale_events("900") == scale_events("0") == [(0.0, 0, 1, "keda"), (60.0, 1, 0, "keda")]
+
+
+def test_last_active_time_is_kept_in_whole_seconds():
+    # Polls every 9.8 s from t=0.5; burst of 3 at 0; cooldown 10. Last active at the poll at 0.5,
+    # stored as 0 s. The poll at 10.3: 0 + 10 < 10.3 + a moment -> zero at 10.3 (the exact time
+    # 0.5 + 10 = 10.5 would wait until the poll at 20.1).
+    scaler = ScalerSpec(
+        polling_interval_s=9.8, cooldown_period_s=10.0, keda_poll_phase_s=0.5, hpa_sync_phase_s=0.0
+    )
+    scenario = Scenario(
+        arrivals=Burst(3, 0.0),
+        pods=PodSpec(startup="constant(0)", service="constant(1)", pause_between_batches_s=0.0),
+        scaler=scaler,
+    )
+    assert events(run(scenario, seed=0)) == [(0.5, 0, 1, "keda"), (10.3, 1, 0, "keda")]
+
+
+def test_the_t0_timeline_row_is_taken_after_the_controllers_acted():
+    # KEDA scales 0 -> 1 at t=0; the row at t=0 shows that replica (and the pod starting).
+    result = run(
+        Scenario(
+            arrivals=Burst(85, 0.0),
+            pods=PodSpec(startup="constant(30)", service="constant(10)"),
+            scaler=ScalerSpec.from_file(SHIPPED),
+        ),
+        seed=0,
+    )
+    first = result.timeline().iloc[0]
+    assert (first.t, first.replicas, first.ready_replicas, first.visible) == (0.0, 1, 0, 85)
+
+
+def test_scale_to_zero_at_the_poll_at_last_active_plus_cooldown():
     # cooldownPeriod 60, queueLength 5, activation 0 (default). Burst of 3 at t=0; the pod is
     # ready at once and handles the three one by one in 7 s each: done at 7, 14, 21.
     # t=0  KEDA: count 3 > 0 -> 0 -> 1, lastActive = 0.
     # t=15 HPA: count 1 (the third, in flight), ratio 1/5 -> desired ceil(0.2) = 1: no change.
-    # t=30 KEDA: count 0, inactive; 0 + 60 < 30? no.   t=60: 0 + 60 < 60? no (strict).
-    # t=90 KEDA: 0 + 60 < 90 -> 1 -> 0.
+    # t=30 KEDA: count 0, inactive; 0 + 60 < 30? no.
+    # t=60 KEDA: lastActive 0 (whole seconds) + 60 < 60 + the poll's moment -> 1 -> 0.
     yaml_text = scaledobject("  cooldownPeriod: 60", '        queueLength: "5"')
     scenario = Scenario(
         arrivals=Burst(3, 0.0),
         pods=PodSpec(startup="constant(0)", service="constant(7)"),
-        scaler=ScalerSpec.from_scaledobject(yaml_text),
+        scaler=ScalerSpec.from_yaml(yaml_text),
     )
     result = run(scenario, seed=0)
-    assert events(result) == [(0.0, 0, 1, "keda"), (90.0, 1, 0, "keda")]
-    assert result.records.end_s == 90.0
+    assert events(result) == [(0.0, 0, 1, "keda"), (60.0, 1, 0, "keda")]
+    assert result.records.end_s == 60.0
 
 
 def test_one_message_does_not_wake_a_deployment_with_activation_threshold_one():
@@ -94,7 +179,7 @@ def test_one_message_does_not_wake_a_deployment_with_activation_threshold_one():
     scenario = Scenario(
         arrivals=Times([5.0]),
         pods=PodSpec(startup="constant(0)"),
-        scaler=ScalerSpec.from_scaledobject(SHIPPED),
+        scaler=ScalerSpec.from_file(SHIPPED),
         until_s=600.0,
     )
     result = run(scenario, seed=0)
@@ -105,13 +190,13 @@ def test_one_message_does_not_wake_a_deployment_with_activation_threshold_one():
         Scenario(
             arrivals=Times([5.0, 40.0]),
             pods=PodSpec(startup="constant(0)", service="constant(5)"),
-            scaler=ScalerSpec.from_scaledobject(SHIPPED),
+            scaler=ScalerSpec.from_file(SHIPPED),
         ),
         seed=0,
     )
     assert events(woken)[0] == (60.0, 0, 1, "keda")
     # Without --until, a run that can never wake ends at the first idle poll, incomplete.
-    stuck = run(Scenario(arrivals=Times([5.0]), scaler=ScalerSpec.from_scaledobject(SHIPPED)), 0)
+    stuck = run(Scenario(arrivals=Times([5.0]), scaler=ScalerSpec.from_file(SHIPPED)), 0)
     assert not stuck.records.complete and stuck.records.end_s == 30.0
 
 
@@ -119,7 +204,7 @@ def _fast_growth(behavior: str, sync_s: float = 15.0):
     # 1000 messages, queueLength 1, max 100; pods never become ready within the 100 s horizon,
     # so the count stays 1000 and every HPA sync wants ceil(1000/1) = 1000 -> capped each time.
     spec = "  maxReplicaCount: 100\n" + behavior
-    scaler = ScalerSpec.from_scaledobject(
+    scaler = ScalerSpec.from_yaml(
         scaledobject(spec, '        queueLength: "1"'), hpa_sync_period_s=sync_s
     )
     scenario = Scenario(
@@ -201,7 +286,7 @@ def _held_downscale(behavior: str):
             receive_batch_size=32,
             pause_between_batches_s=0.0,
         ),
-        scaler=ScalerSpec.from_scaledobject(scaledobject(spec, '        queueLength: "10"')),
+        scaler=ScalerSpec.from_yaml(scaledobject(spec, '        queueLength: "10"')),
     )
     return events(run(scenario, seed=0))
 
@@ -212,12 +297,12 @@ def test_downscale_is_held_by_the_stabilization_window_nil_path():
     # t=60..: count 0 -> recommendation 0, but the max over the last 300 s is 4: held at 4.
     # t=345: the recommendation of t=45 is not before the cutoff 45 (Go: !Before) -> still 4.
     # t=360: recommendations since 60 are all 0 -> 0, clamped to the HPA's minReplicas 1: 4 -> 1.
-    # KEDA: last active poll t=30 (count 40); zero at the first poll after 30 + 600: t=660.
+    # KEDA: last active poll t=30 (count 40); zero at the poll at 30 + 600: t=630.
     assert _held_downscale("") == [
         (0.0, 0, 1, "keda"),
         (15.0, 1, 4, "hpa"),
         (360.0, 4, 1, "hpa"),
-        (660.0, 1, 0, "keda"),
+        (630.0, 1, 0, "keda"),
     ]
 
 
@@ -230,7 +315,7 @@ def test_downscale_is_held_by_the_stabilization_window_behavior_path():
         (0.0, 0, 1, "keda"),
         (15.0, 1, 4, "hpa"),
         (345.0, 4, 1, "hpa"),
-        (660.0, 1, 0, "keda"),
+        (630.0, 1, 0, "keda"),
     ]
 
 
@@ -243,7 +328,7 @@ def test_pod_removed_mid_message_causes_exactly_one_redelivery():
     # t=75  m0 deleted at 70; count 1 (m1 in flight) -> desired 1, no window: 2 -> 1. Victim:
     #       ready 75 s vs 60 s ago -> log2 ns buckets 36 vs 35 -> pod 2 (more recently ready),
     #       mid-m1. m1 stays invisible until 15 + 200 = 215, then pod 1 takes it (done 285).
-    # KEDA: count 1 > 0 at polls up to t=270, 0 at 300 -> zero at first poll after 570: t=600.
+    # KEDA: count 1 > 0 at polls up to t=270, 0 at 300 -> zero at the poll at 270 + 300 = 570.
     yaml_text = scaledobject(
         BEHAVIOR.replace("300", "0") + "  maxReplicaCount: 10", '        queueLength: "1"'
     )
@@ -257,14 +342,14 @@ def test_pod_removed_mid_message_causes_exactly_one_redelivery():
             pause_when_empty_s=0.0,
             pause_between_batches_s=0.0,
         ),
-        scaler=ScalerSpec.from_scaledobject(yaml_text),
+        scaler=ScalerSpec.from_yaml(yaml_text),
     )
     result = run(scenario, seed=0)
     assert events(result) == [
         (0.0, 0, 1, "keda"),
         (15.0, 1, 2, "hpa"),
         (75.0, 2, 1, "hpa"),
-        (600.0, 1, 0, "keda"),
+        (570.0, 1, 0, "keda"),
     ]
     deliveries = result.deliveries()
     m1 = deliveries[deliveries.message_id == 1].sort_values("delivery")
@@ -273,3 +358,23 @@ def test_pod_removed_mid_message_causes_exactly_one_redelivery():
     assert m1.pod.tolist() == [2, 1]
     assert result.summary()["redeliveries"] == 1
     assert result.messages().set_index("message_id").loc[1, "finished_at"] == pytest.approx(285.0)
+
+
+def test_loops_resume_on_their_own_ticks_after_an_idle_gap():
+    # KEDA polls at 7 + 30k, the HPA syncs at 3 + 15k; cooldown 60, queueLength 5. The first
+    # burst is done and scaled to zero long before the second burst of 20, at t=1027 exactly on a
+    # KEDA tick: arrivals come first at one instant, so that poll sees them: 0 -> 1 at 1027. The
+    # HPA's sync at 1023 saw zero replicas; its next, 1038, sees 20 (the pod starts for 30 s):
+    # ceil(20/5) = 4, scale-up limit max(2, 4) = 4.
+    yaml_text = scaledobject("  cooldownPeriod: 60", '        queueLength: "5"')
+    scaler = ScalerSpec.from_yaml(yaml_text, keda_poll_phase_s=7.0, hpa_sync_phase_s=3.0)
+    scenario = Scenario(
+        arrivals=Times([0.0] * 20 + [1027.0] * 20),
+        pods=PodSpec(startup="constant(30)", service="constant(2)"),
+        scaler=scaler,
+    )
+    got = events(run(scenario, seed=0))
+    assert got[:2] == [(7.0, 0, 1, "keda"), (18.0, 1, 4, "hpa")]
+    later = [e for e in got if e[0] >= 1000]
+    assert later[:2] == [(1027.0, 0, 1, "keda"), (1038.0, 1, 4, "hpa")]
+    assert [e for e in got if 0 < e[0] < 1000][-1][2] == 0  # at zero before the second burst

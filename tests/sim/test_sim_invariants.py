@@ -18,7 +18,7 @@ from sim import (
     Uniform,
     run,
 )
-from sim._scaler import DEFAULT_SCALE_DOWN_POLICIES
+from sim._behavior import DEFAULT_SCALE_DOWN_POLICIES
 
 durations = st.one_of(
     st.floats(0.5, 40).map(Constant),

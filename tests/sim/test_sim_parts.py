@@ -1,4 +1,4 @@
-"""Distributions, arrivals, the ScaledObject reader, validation, outputs, replications, sweeps."""
+"""Arrivals, the ScaledObject reader, validation, outputs, replications, sweeps."""
 
 from __future__ import annotations
 
@@ -12,21 +12,19 @@ import pytest
 from sim import (
     Behavior,
     Burst,
-    Constant,
-    Exponential,
+    Controller,
     FixedReplicas,
-    Lognormal,
     PodSpec,
     Poisson,
     Repeat,
+    Scaler,
     ScalerSpec,
     ScalingPolicy,
     Scenario,
     Times,
-    Uniform,
     load_arrivals,
     parse_arrivals,
-    parse_distribution,
+    percentile,
     run,
     simulate,
     sweep,
@@ -34,41 +32,6 @@ from sim import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("constant(10)", Constant(10)),
-        ("10", Constant(10)),
-        ("exponential(mean=10)", Exponential(10)),
-        ("exponential(rate=0.5)", Exponential(2)),
-        ("lognormal(mean=6,sd=2)", Lognormal(6, 2)),
-        ("uniform(1, 3)", Uniform(1, 3)),
-    ],
-)
-def test_distribution_strings_round_trip(text, expected):
-    parsed = parse_distribution(text)
-    assert parsed == expected
-    assert parse_distribution(str(parsed)) == parsed
-
-
-@pytest.mark.parametrize(
-    "bad", ["normal(1)", "constant(-1)", "uniform(3,1)", "lognormal(mean=6)", "exponential(rate=0)"]
-)
-def test_bad_distributions_are_value_errors(bad):
-    with pytest.raises(ValueError):
-        parse_distribution(bad)
-
-
-def test_distribution_means_and_samples():
-    rng = np.random.default_rng(1)
-    for dist in (Exponential(10), Lognormal(6, 2), Uniform(2, 4)):
-        draws = dist.sample_many(rng, 200_000)
-        assert draws.mean() == pytest.approx(dist.mean, rel=0.02)
-    assert np.std(Lognormal(6, 2).sample_many(rng, 200_000)) == pytest.approx(2, rel=0.05)
-    assert Constant(3).sample(rng) == 3.0
-    assert "mean_s=6" in repr(Lognormal(6, 2))
 
 
 def test_arrival_specs(tmp_path: Path):
@@ -138,7 +101,7 @@ def test_shipped_scaledobject():
     assert meta["queueName"] == "content-processing-requests"
     assert meta["connectionFromEnv"] == "AZURE_STORAGE_CONNECTION_STRING"
     assert all(isinstance(v, str) for v in meta.values())  # KEDA trigger metadata is strings
-    spec = ScalerSpec.from_scaledobject(SHIPPED)
+    spec = ScalerSpec.from_file(SHIPPED)
     assert (spec.queue_length, spec.activation_queue_length) == (8, 1)
     assert (spec.min_replicas, spec.max_replicas) == (0, 6)
     assert (spec.polling_interval_s, spec.cooldown_period_s) == (30, 300)
@@ -162,14 +125,14 @@ spec:
     - type: azure-queue
       metadata: {queueName: q, queueLengthStrategy: VisibleOnly}
 """
-    spec = ScalerSpec.from_scaledobject(text)
+    spec = ScalerSpec.from_yaml(text)
     assert spec.queue_length == 5 and spec.queue_length_strategy == "visibleonly"
     assert spec.max_replicas == 100
     assert spec.behavior is not None
     assert spec.behavior.scale_up.policies == (ScalingPolicy("Pods", 2, 60),)
     assert spec.behavior.scale_up.stabilization_window_s == 0
     assert spec.behavior.scale_down == Behavior().scale_down  # 300 s, Percent 100 / 15 s
-    aca = ScalerSpec.from_scaledobject(text, platform="container-apps")
+    aca = ScalerSpec.from_yaml(text, platform="container-apps")
     assert aca.behavior is None and aca.max_replicas == 10
 
 
@@ -192,7 +155,7 @@ spec:
 )
 def test_bad_scaledobjects(text, message):
     with pytest.raises(ValueError, match=message):
-        ScalerSpec.from_scaledobject(text)
+        ScalerSpec.from_yaml(text)
 
 
 def test_validation_errors():
@@ -212,7 +175,7 @@ def test_outputs_of_a_run():
     scenario = Scenario(
         arrivals=Burst(20, 0.0),
         pods=PodSpec(startup="constant(30)", service="constant(4)"),
-        scaler=ScalerSpec.from_scaledobject(SHIPPED),
+        scaler=ScalerSpec.from_file(SHIPPED),
         price_per_replica_hour=3600.0,
     )
     result = run(scenario, seed=3)
@@ -272,7 +235,7 @@ def test_simulate_aggregates_with_confidence_intervals():
     scenario = Scenario(
         arrivals=Poisson(0.1, duration_s=1800),
         pods=PodSpec(startup="constant(20)", service="lognormal(mean=6,sd=2)"),
-        scaler=ScalerSpec.from_scaledobject(SHIPPED),
+        scaler=ScalerSpec.from_file(SHIPPED),
     )
     result = simulate(scenario, seeds=6)
     summary = result.summary
@@ -287,7 +250,7 @@ def test_sweep_table_in_process_and_on_processes():
     scenario = Scenario(
         arrivals=Burst(40, 0.0),
         pods=PodSpec(startup="constant(10)", service="constant(5)"),
-        scaler=ScalerSpec.from_scaledobject(SHIPPED),
+        scaler=ScalerSpec.from_file(SHIPPED),
     )
     grid = {"queue_length": [4, 16], "platform": ["kubernetes", "container-apps"]}
     table = sweep(scenario, grid, seeds=2, jobs=1, progress=False)
@@ -321,3 +284,80 @@ def test_visibility_expiry_redelivers_long_batches():
     failed = (deliveries.outcome == "delete-failed").sum()
     assert failed == (deliveries.delivery > 1).sum() == result.summary()["redeliveries"] == 10
     assert result.summary()["duplicate_processing"] == failed
+
+
+def test_scaledobject_from_file_yaml_and_dict_read_the_same():
+    import yaml
+
+    text = SHIPPED.read_text()
+    from_file = ScalerSpec.from_file(SHIPPED)
+    assert ScalerSpec.from_yaml(text) == from_file
+    assert ScalerSpec.from_dict(yaml.safe_load(text)) == from_file
+    # No guessing: a path is not YAML text, and YAML text is not a path.
+    with pytest.raises(ValueError, match="exactly one 'kind: ScaledObject'"):
+        ScalerSpec.from_yaml(str(SHIPPED))
+    with pytest.raises(ValueError, match="not found"):
+        ScalerSpec.from_file(text[:40])
+    assert ScalerSpec.from_file(SHIPPED, queue_length=3).queue_length == 3
+
+
+class StepScaler(Scaler):
+    """A policy the engine has never heard of: 1 replica, then 3 at t = 100."""
+
+    min_replicas = 1
+    max_replicas = 3
+
+    def start(self, env, queue, deployment, rng) -> Controller:
+        deployment.start_with(1)
+
+        def step():
+            yield env.timeout(100)
+            deployment.scale_to(3, "step")
+
+        env.process(step())
+
+        class Step(Controller):
+            def metric(self) -> int:
+                return queue.undeleted
+
+            def desired(self) -> int:
+                return deployment.replicas
+
+        return Step()
+
+
+def test_the_engine_takes_any_scaler_through_one_interface():
+    scenario = Scenario(
+        arrivals=Burst(30, 0.0),
+        pods=PodSpec(startup="constant(0)", service="constant(10)"),
+        scaler=StepScaler(),
+        until_s=400.0,
+    )
+    result = run(scenario, seed=0)
+    assert [e.as_dict() for e in result.records.scale_events] == [
+        {"t": 100.0, "from": 1, "to": 3, "by": "step"}
+    ]
+    assert result.timeline().set_index("t").loc[[95.0, 105.0], "replicas"].tolist() == [1, 3]
+    with pytest.raises(ValueError, match="scaler must be a Scaler"):
+        Scenario(scaler="shipped")  # type: ignore[arg-type]
+
+
+def test_one_percentile_definition():
+    # numpy's linear interpolation between closest ranks: rank 0.95 * (10 - 1) = 8.55 -> 9.55.
+    assert percentile(range(1, 11), 95) == pytest.approx(9.55)
+    assert percentile([4.0], 50) == 4.0
+    assert math.isnan(percentile([], 95))
+    with pytest.raises(ValueError, match="0..100"):
+        percentile([1.0], 101)
+    result = run(
+        Scenario(
+            arrivals=Burst(20, 0.0),
+            pods=PodSpec(startup="constant(0)", service="constant(3)"),
+            scaler=FixedReplicas(1),
+        ),
+        seed=0,
+    )
+    latency = result.messages().finished_at - result.messages().enqueued_at
+    # One pod, 20 items of 3 s in batches of 10 with a 2 s pause: latencies 3..30, then 35..62.
+    assert sorted(latency) == [3.0 * k for k in range(1, 11)] + [32 + 3.0 * k for k in range(1, 11)]
+    assert result.summary()["latency_p95_s"] == percentile(latency, 95)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ def test_acceptance_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
         "simulate",
         "--scaledobject", str(SHIPPED),
         "--arrivals", "burst:85@0",
-        "--service", "constant(10)",
+        "--service-time", "constant(10)",
         "--startup", "constant(30)",
         "--json", str(out),
     )  # fmt: skip
@@ -52,7 +54,7 @@ def test_simulate_seeds_platform_and_file_arrivals(tmp_path: Path):
     out = tmp_path / "o.json"
     code = cli(
         "simulate", "--scaledobject", str(SHIPPED), "--arrivals", str(arrivals),
-        "--service", "exponential(mean=5)", "--startup", "lognormal(mean=20,sd=5)",
+        "--service-time", "exponential(mean=5)", "--startup", "lognormal(mean=20,sd=5)",
         "--platform", "container-apps", "--seeds", "3", "--phase", "random", "--json", str(out),
     )  # fmt: skip
     assert code == 0
@@ -73,7 +75,6 @@ def test_scaling_off(capsys: pytest.CaptureFixture[str]):
     [
         (["--arrivals", "burst:x@0"], "not understood"),
         (["--arrivals", "nope.csv"], "not found"),
-        (["--arrivals", "burst:1@0", "--service", "normal(3)"], "unknown distribution"),
         (["--arrivals", "burst:1@0", "--scaledobject", "missing.yaml"], "not found"),
         (["--arrivals", "burst:1@0", "--batch-size", "64"], "receive_batch_size"),
     ],
@@ -81,6 +82,37 @@ def test_scaling_off(capsys: pytest.CaptureFixture[str]):
 def test_user_errors_are_workbench_errors(argv: list[str], message: str):
     with pytest.raises(WorkbenchError, match=message):
         cli("simulate", *argv)
+
+
+@pytest.mark.parametrize("command", ["simulate", "sweep"])
+def test_a_bad_service_time_is_a_one_line_usage_error(
+    command: str, capsys: pytest.CaptureFixture[str]
+):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(command, "--arrivals", "burst:1@0", "--service-time", "normal(3)", "--out", "x.csv")
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--service-time" in error and "unknown distribution 'normal'" in error
+
+
+def test_the_default_service_time_is_the_shared_one(capsys: pytest.CaptureFixture[str]):
+    assert cli("simulate", "--arrivals", "burst:2@0") == 0
+    assert "service lognormal(mean=6,sd=2)" in capsys.readouterr().out
+
+
+def test_simulate_runs_from_another_directory(tmp_path: Path):
+    # The default ScaledObject resolves from the project root, not from the current directory.
+    out = tmp_path / "out.json"
+    workbench = Path(sys.executable).parent / "workbench"
+    done = subprocess.run(
+        [str(workbench), "simulate", "--arrivals", "burst:85@0", "--json", str(out)],
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["summary"]["max_replicas"] == 6
 
 
 def test_invalid_yaml_is_a_workbench_error(tmp_path: Path):
@@ -114,3 +146,40 @@ def test_sweep_writes_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture
             "--no-progress", "--out", str(json_out))  # fmt: skip
     with pytest.raises(WorkbenchError, match="KEY=V1"):
         cli("sweep", "--arrivals", "burst:1@0", "--set", "nope", "--out", str(json_out))
+
+
+def test_a_scaledobject_with_fallback_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from workbench.cli import main
+
+    text = SHIPPED.read_text().replace(
+        "  maxReplicaCount: 6\n",
+        "  maxReplicaCount: 6\n  fallback: {failureThreshold: 3, replicas: 6}\n",
+    )
+    scaledobject = tmp_path / "so.yaml"
+    scaledobject.write_text(text)
+    argv = ["simulate", "--scaledobject", str(scaledobject), "--arrivals", "burst:20@0"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"workbench simulate: error: {scaledobject}: spec.fallback is not implemented by the "
+        "model; --ignore-unsupported runs without it"
+    )
+    out = tmp_path / "out.json"
+    assert main([*argv, "--ignore-unsupported", "--json", str(out)]) == 0
+    assert "spec.fallback" in capsys.readouterr().err
+    assert json.loads(out.read_text())["ignored_fields"] == ["spec.fallback"]
+
+
+def test_a_misspelled_scaledobject_field_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from workbench.cli import main
+
+    scaledobject = tmp_path / "so.yaml"
+    scaledobject.write_text(SHIPPED.read_text().replace("queueLength:", "queueLenght:"))
+    assert main(["simulate", "--scaledobject", str(scaledobject), "--arrivals", "burst:2@0"]) == 2
+    assert "unknown field spec.triggers[0].metadata.queueLenght (did you mean queueLength?)" in (
+        capsys.readouterr().err
+    )

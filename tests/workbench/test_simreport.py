@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sim import parse_distribution
 from workbench.errors import WorkbenchError
 from workbench.paths import SCALEDOBJECT
 from workbench.report import fmt, write_report
@@ -69,6 +70,32 @@ def test_simulation_of_both_modes_lands_in_the_report(tmp_path: Path) -> None:
 def test_bad_simulation_settings_are_one_line_errors(tmp_path: Path) -> None:
     replay_json = tmp_path / "replay.json"
     replay_json.write_text(json.dumps(_replay_doc()))
-    settings = SimulationSettings(scaledobject=SCALEDOBJECT, service="gamma(3)")
-    with pytest.raises(WorkbenchError, match="gamma"):
+    with pytest.raises(ValueError, match="distribution 'gamma\\(3\\)': unknown distribution"):
+        SimulationSettings(scaledobject=SCALEDOBJECT, service="gamma(3)")  # type: ignore[arg-type]
+    settings = SimulationSettings(scaledobject=tmp_path / "missing.yaml")
+    with pytest.raises(WorkbenchError, match="simulation: ScaledObject file not found"):
         simulate_modes(replay_json, ["batch"], settings)
+
+
+def test_the_service_time_object_is_used_as_given(tmp_path: Path) -> None:
+    replay_json = tmp_path / "replay.json"
+    replay_json.write_text(json.dumps(_replay_doc()))
+    service = parse_distribution("constant(4)")
+    settings = SimulationSettings(service=service, startup="constant(0)", seeds=1)  # type: ignore[arg-type]
+    assert settings.service is service
+    simulation = simulate_modes(replay_json, ["streaming"], settings)
+    assert simulation["settings"]["service"] == "constant(4)"
+    assert simulation["settings"]["startup"] == "constant(0)"
+
+
+def test_ignored_scaledobject_fields_are_listed(tmp_path: Path) -> None:
+    replay_json = tmp_path / "replay.json"
+    replay_json.write_text(json.dumps(_replay_doc()))
+    scaledobject = tmp_path / "so.yaml"
+    scaledobject.write_text(SCALEDOBJECT.read_text() + "  idleReplicaCount: 0\n")
+    with pytest.raises(WorkbenchError, match="spec.idleReplicaCount is not implemented"):
+        simulate_modes(replay_json, ["batch"], SimulationSettings(scaledobject=scaledobject))
+    settings = SimulationSettings(scaledobject=scaledobject, ignore_unsupported=True, seeds=1)
+    simulation = simulate_modes(replay_json, ["batch"], settings)
+    assert simulation["ignored_fields"] == ["spec.idleReplicaCount"]
+    assert simulation["settings"]["ignore_unsupported"] is True

@@ -15,12 +15,14 @@ from pipeline.processor import (
     DEFAULT_QUEUE,
     DEFAULT_RESULTS_CONTAINER,
     Processor,
+    ProcessorSettings,
     ProcessorStats,
 )
-from pipeline.service_time import Distribution, parse_distribution
 from pipeline.storage import CONNECTION_STRING_ENV, StorageAccount
 from workbench.errors import WorkbenchError
+from workbench.options import add_service_time_option, add_speed_option
 from workbench.target import configured_connection
+from workbench.work import simulated_work
 
 
 def register(subparsers: Any) -> None:
@@ -34,13 +36,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--concurrency", type=int, default=1, metavar="N", help="default 1")
-    parser.add_argument(
-        "--service-time",
-        default="constant(0)",
-        metavar="D",
-        help="simulated delay per message, recording seconds: constant(6), exponential(mean=6), "
-        "lognormal(mean=6,sd=2), uniform(2,10); default constant(0)",
-    )
+    add_service_time_option(parser, default=None)
     parser.add_argument(
         "--queue", default=DEFAULT_QUEUE, metavar="NAME", help=f"default {DEFAULT_QUEUE}"
     )
@@ -66,9 +62,7 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="exit after this many recording seconds with nothing to do (default: never)",
     )
-    parser.add_argument(
-        "--speed", type=float, default=1.0, metavar="S", help="clock speed (default 1)"
-    )
+    add_speed_option(parser, default=1.0, what="processor")
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="1-32 (32)")
     parser.add_argument(
         "--visibility-timeout", type=int, default=60, metavar="SECONDS", help="wall seconds (60)"
@@ -90,7 +84,7 @@ def connection_string_for(env_var: str = CONNECTION_STRING_ENV) -> str:
     )
 
 
-def _check_args(args: argparse.Namespace) -> Distribution:
+def _settings(args: argparse.Namespace) -> ProcessorSettings:
     if args.concurrency < 1:
         raise WorkbenchError(f"--concurrency must be >= 1, got {args.concurrency}")
     if not 1 <= args.batch_size <= 32:
@@ -99,21 +93,25 @@ def _check_args(args: argparse.Namespace) -> Distribution:
         raise WorkbenchError(f"--visibility-timeout must be >= 1, got {args.visibility_timeout}")
     if args.max_deliveries < 1:
         raise WorkbenchError(f"--max-deliveries must be >= 1, got {args.max_deliveries}")
-    if not args.speed > 0:
-        raise WorkbenchError(f"--speed must be > 0, got {args.speed}")
     if args.idle_exit is not None and args.idle_exit < 0:
         raise WorkbenchError(f"--idle-exit must be >= 0, got {args.idle_exit}")
-    try:
-        return parse_distribution(args.service_time)
-    except ValueError as exc:
-        raise WorkbenchError(f"--service-time: {exc}") from None
+    return ProcessorSettings(
+        queue_name=args.queue,
+        poison_queue_name=args.poison_queue or f"{args.queue}-poison",
+        results_container=args.results_container,
+        concurrency=args.concurrency,
+        batch_size=args.batch_size,
+        visibility_timeout_s=args.visibility_timeout,
+        max_deliveries=args.max_deliveries,
+        idle_exit_s=args.idle_exit,
+    )
 
 
 def _process(args: argparse.Namespace) -> int:
-    service_time = _check_args(args)
+    settings = _settings(args)
     conn = connection_string_for(args.connection_string_env)
     clock = Clock(args.speed)
-    stats = asyncio.run(_run(args, conn, clock, service_time))
+    stats = asyncio.run(_run(args, conn, clock, settings))
     print(
         f"processed {stats.processed}, duplicate {stats.duplicate}, poisoned {stats.poisoned}, "
         f"invalid {stats.invalid}, released {stats.released}, storage errors "
@@ -123,27 +121,18 @@ def _process(args: argparse.Namespace) -> int:
 
 
 async def _run(
-    args: argparse.Namespace, conn: str, clock: Clock, service_time: Distribution
+    args: argparse.Namespace, conn: str, clock: Clock, settings: ProcessorSettings
 ) -> ProcessorStats:
-    poison_queue = args.poison_queue or f"{args.queue}-poison"
     async with StorageAccount(conn) as account:
-        await account.queue(args.queue).create_if_missing()
-        await account.queue(poison_queue).create_if_missing()
-        await account.container(args.results_container).create_if_missing()
+        await account.queue(settings.queue_name).create_if_missing()
+        await account.queue(settings.poison_queue_name).create_if_missing()
+        await account.container(settings.results_container).create_if_missing()
         processor = Processor(
             account,
+            settings,
             clock=clock,
-            queue_name=args.queue,
-            poison_queue_name=poison_queue,
-            results_container=args.results_container,
-            service_time=service_time,
-            concurrency=args.concurrency,
-            batch_size=args.batch_size,
-            visibility_timeout_s=args.visibility_timeout,
-            max_deliveries=args.max_deliveries,
-            idle_exit_s=args.idle_exit,
+            work=simulated_work(args.service_time, seed=args.seed, name=args.name),
             name=args.name,
-            seed=args.seed,
         )
         uninstall = processor.install_signal_handlers()
         try:

@@ -13,6 +13,7 @@ from typing import Any
 from pipeline.collect import CollectorOptions
 from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
+from workbench.options import add_service_time_option, add_speed_option
 from workbench.paths import SCALEDOBJECT, SHIPPED_RECORDING
 from workbench.replay import MODES, ReplayOptions, replay_recording
 from workbench.target import storage_connection
@@ -54,21 +55,20 @@ def register(subparsers: Any) -> None:
 
 
 def _add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) -> None:
-    parser.add_argument("--speed", type=float, default=20.0, help="replay speed (default 20)")
+    add_speed_option(parser)
     parser.add_argument(
         "--processors",
-        type=int,
+        type=_whole_number(0),
         default=processors,
         help=f"processor workers (default {processors})",
     )
     parser.add_argument(
-        "--processor-concurrency", type=int, default=4, help="messages per worker at once"
+        "--processor-concurrency",
+        type=_whole_number(1),
+        default=4,
+        help="messages per worker at once (default 4)",
     )
-    parser.add_argument(
-        "--service-time",
-        default="lognormal(mean=6,sd=2)",
-        help="simulated work per item, in recording seconds (default lognormal(mean=6,sd=2))",
-    )
+    add_service_time_option(parser)
     parser.add_argument("--send-concurrency", type=int, default=8, help="messages in flight")
     parser.add_argument(
         "--rate-limit", type=float, default=None, help="streaming send limit, items/s"
@@ -77,6 +77,19 @@ def _add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) ->
     parser.add_argument(
         "--keep", action="store_true", help="keep the queues and containers after the replay"
     )
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def _options(args: argparse.Namespace) -> ReplayOptions:

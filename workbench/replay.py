@@ -26,10 +26,13 @@ from pipeline.clock import Clock
 from pipeline.collect import CollectorOptions, RunMetrics, collect_run
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
-from pipeline.processor import ProcessedRecord, Processor
+from pipeline.processor import ProcessedRecord, Processor, ProcessorSettings
 from pipeline.recording import Recording, first_item_limit_seconds
 from pipeline.storage import StorageAccount
+from sim import Distribution, parse_distribution
 from workbench.errors import WorkbenchError
+from workbench.options import DEFAULT_SERVICE_TIME
+from workbench.work import simulated_work
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,10 @@ class ReplayOptions:
     speed: float = 20.0
     processors: int = 0
     processor_concurrency: int = 4
-    service_time: str = "lognormal(mean=6,sd=2)"
+    # The processors' simulated work per item, parsed once by the caller (recording seconds).
+    service_time: Distribution = dataclasses.field(
+        default_factory=lambda: parse_distribution(DEFAULT_SERVICE_TIME)
+    )
     visibility_timeout_s: int = 60
     history_lookback: timedelta = timedelta(hours=24)
     history_retention: timedelta = timedelta(days=7)
@@ -52,9 +58,13 @@ class ReplayOptions:
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
-            raise WorkbenchError(f"--speed must be > 0, got {self.speed}")
+            raise ValueError(f"speed must be > 0, got {self.speed}")
         if self.processors < 0:
-            raise WorkbenchError(f"--processors must be >= 0, got {self.processors}")
+            raise ValueError(f"processors must be >= 0, got {self.processors}")
+        if self.processor_concurrency < 1:
+            raise ValueError(
+                f"processor_concurrency must be >= 1, got {self.processor_concurrency}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +107,7 @@ async def replay_recording(
         "recording": str(recording_dir),
         "speed": options.speed,
         "processors": options.processors,
-        "service_time": options.service_time if options.processors else None,
+        "service_time": str(options.service_time) if options.processors else None,
         "modes": {},
     }
     for mode in modes:
@@ -124,6 +134,15 @@ async def _replay_mode(
     )
     clock = Clock(options.speed)
     collector = dataclasses.replace(options.collector, mode_override=mode)
+    processor_settings = ProcessorSettings(
+        queue_name=names.queue,
+        poison_queue_name=names.poison_queue,
+        results_container=names.processed,
+        concurrency=options.processor_concurrency,
+        # Receive only what can start now, so work spreads across workers.
+        batch_size=options.processor_concurrency,
+        visibility_timeout_s=options.visibility_timeout_s,
+    )
     runs: list[dict[str, Any]] = []
     try:
         for run in recording.runs:
@@ -133,17 +152,14 @@ async def _replay_mode(
             processors = [
                 Processor(
                     account,
+                    processor_settings,
                     clock=clock,
-                    queue_name=names.queue,
-                    poison_queue_name=names.poison_queue,
-                    results_container=names.processed,
-                    service_time=options.service_time,
-                    concurrency=options.processor_concurrency,
-                    # Receive only what can start now, so work spreads across workers.
-                    batch_size=options.processor_concurrency,
-                    visibility_timeout_s=options.visibility_timeout_s,
+                    work=simulated_work(
+                        options.service_time,
+                        seed=options.seed * 1000 + run.index * 10 + i,
+                        name=f"processor-{i + 1}",
+                    ),
                     name=f"processor-{i + 1}",
-                    seed=options.seed * 1000 + run.index * 10 + i,
                 )
                 for i in range(options.processors)
             ]
@@ -244,7 +260,7 @@ def _run_document(
             if prev is None or rec.finished_at < prev.finished_at:
                 done_by_item[rec.item_id] = rec
     for message in doc["messages"]:
-        rec = done_by_item.get(message["message_id"])
+        rec = done_by_item.get(message["item_id"])
         message["processed_at"] = rec.finished_at if rec else None
         message["processed_by"] = rec.worker if rec else None
         message["outcome"] = rec.outcome if rec else None

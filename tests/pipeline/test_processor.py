@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import logging
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,8 @@ from pipeline.processor import (
     RESULT_SCHEMA,
     ProcessedRecord,
     Processor,
+    ProcessorSettings,
+    Work,
     result_blob_name,
     transform,
 )
@@ -30,6 +34,11 @@ from pipeline.storage import BlobStore, QueueAdapter, StorageAccount
 from workbench.azurite import DEV_KEY
 
 FAST = 50.0  # clock speed: a recorded second takes 20 ms
+
+
+def constant(seconds: float) -> Work:
+    """Simulated work that always takes ``seconds`` recording seconds."""
+    return lambda: seconds
 
 
 def make_message(number: int, *, body: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -84,15 +93,25 @@ class Setup:
         await self.results.create_if_missing()
         return self
 
-    def processor(self, **kwargs: Any) -> Processor:
-        kwargs.setdefault("clock", Clock(FAST))
-        kwargs.setdefault("empty_pause_s", 1.0)
+    def processor(
+        self,
+        *,
+        clock: Clock | None = None,
+        work: Work | None = None,
+        name: str = "processor-1",
+        **settings: Any,
+    ) -> Processor:
         return Processor(
             self.account,
-            queue_name=self.queue_name,
-            poison_queue_name=self.poison_name,
-            results_container=self.results_name,
-            **kwargs,
+            ProcessorSettings(
+                queue_name=self.queue_name,
+                poison_queue_name=self.poison_name,
+                results_container=self.results_name,
+                **settings,
+            ),
+            clock=clock or Clock(FAST),
+            work=work,
+            name=name,
         )
 
     async def drain(self, queue: QueueAdapter) -> list[Any]:
@@ -160,14 +179,15 @@ def test_transform_needs_no_language_of_its_own():
 
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="concurrency"):
-        Processor(StorageAccount("AccountName=a;AccountKey=a"), clock=Clock(), concurrency=0)
+        ProcessorSettings(concurrency=0)
     with pytest.raises(ValueError, match="visibility_timeout_s"):
+        ProcessorSettings(visibility_timeout_s=0.5)  # type: ignore[arg-type]
+    # The processor parses no distributions: a spec string is not work (the workbench parses it).
+    with pytest.raises(TypeError, match="work must be a callable"):
         Processor(
-            StorageAccount("AccountName=a;AccountKey=a"), clock=Clock(), visibility_timeout_s=0.5
-        )  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="service time 'normal"):
-        Processor(
-            StorageAccount("AccountName=a;AccountKey=a"), clock=Clock(), service_time="normal(1)"
+            StorageAccount("AccountName=a;AccountKey=a"),
+            clock=Clock(),
+            work="normal(1)",  # type: ignore[arg-type]
         )
 
 
@@ -192,8 +212,7 @@ async def test_two_processors_process_every_message_exactly_once(
                 name=f"processor-{k}",
                 concurrency=4,
                 batch_size=8,
-                service_time="uniform(0,1)",
-                seed=k,
+                work=functools.partial(random.Random(k).uniform, 0, 1),
             )
             for k in (1, 2)
         ]
@@ -233,10 +252,10 @@ async def test_an_item_already_processed_is_deleted_without_the_work(
         await s.results.write_json(result_blob_name(message["content_hash"]), earlier)
         await s.queue.send(encode_message(message))
         # The work would take 1000 recorded seconds (20 s of wall time at this speed).
-        processor = s.processor(service_time="constant(1000)")
+        processor = s.processor(work=constant(1000))
         records = await run_until(processor, lambda: processor.stats.handled >= 1, "a record")
 
-        assert [(r.outcome, r.item_id, r.service_time_s) for r in records] == [
+        assert [(r.outcome, r.item_id, r.work_s) for r in records] == [
             ("duplicate", message["id"], 0.0)
         ]
         assert (await s.results.read_json(result_blob_name(message["content_hash"])))[0] == earlier
@@ -255,7 +274,7 @@ async def test_visibility_is_renewed_while_working_and_while_waiting(
         # Visibility lapses after 1 wall second; each message takes 1.5 wall seconds, and the
         # second one waits 1.5 s for the only worker.
         processor = s.processor(
-            clock=Clock(2), service_time="constant(3)", visibility_timeout_s=1, concurrency=1
+            clock=Clock(2), work=constant(3), visibility_timeout_s=1, concurrency=1
         )
         stolen = []
 
@@ -378,7 +397,7 @@ async def test_stop_finishes_the_message_in_progress_and_releases_the_rest(
         messages = [make_message(i) for i in range(4)]
         for message in messages:
             await s.queue.send(encode_message(message))
-        processor = s.processor(clock=Clock(10), service_time="constant(10)", concurrency=1)
+        processor = s.processor(clock=Clock(10), work=constant(10), concurrency=1)
         task = asyncio.create_task(processor.run())
         await poll(lambda: bool(processor.in_progress), "a message in progress")
         processor.request_stop()
@@ -390,7 +409,7 @@ async def test_stop_finishes_the_message_in_progress_and_releases_the_rest(
         assert all(r.reason == "stop requested before start" for r in released)
         # Released ones are visible again at once; nothing is lost.
         back = await s.queue.receive(32, visibility_timeout=30)
-        assert sorted(m.id for m in back) == sorted(r.message_id for r in released)
+        assert sorted(m.id for m in back) == sorted(r.queue_message_id for r in released)
         [done] = [r for r in processor.records if r.outcome == "processed"]
         assert {m.json()["id"] for m in back} | {done.item_id} == {m["id"] for m in messages}
         assert len(await s.results.list()) == 1
@@ -405,7 +424,7 @@ async def test_abort_releases_the_message_in_progress(
         s = await Setup(account, unique_name).create()
         message = make_message(1)
         await s.queue.send(encode_message(message))
-        processor = s.processor(service_time="constant(1000)")  # 20 s of wall time
+        processor = s.processor(work=constant(1000))  # 20 s of wall time
         task = asyncio.create_task(processor.run())
         await poll(lambda: bool(processor.in_progress), "a message in progress")
         if how == "abort":

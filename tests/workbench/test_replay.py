@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pipeline.storage import StorageAccount
+from sim import parse_distribution
 from workbench.azurite import Azurite, connection_string, free_port
 from workbench.replay import ReplayOptions, replay_recording
 from workbench.report import COMPARISON_ROWS, fmt, improvement, write_report
@@ -45,7 +46,10 @@ def processed(azurite: Azurite) -> tuple[dict[str, Any], dict[str, int]]:
                 SHIPPED,
                 account=account,
                 options=ReplayOptions(
-                    speed=50, processors=2, service_time="constant(0.5)", keep=True
+                    speed=50,
+                    processors=2,
+                    service_time=parse_distribution("constant(0.5)"),
+                    keep=True,
                 ),
             )
             blobs = {}
@@ -196,7 +200,9 @@ def _error_lines(stderr: str) -> list[str]:
     ("args", "expected"),
     [
         (("--recording", "/nonexistent"), "recording folder not found: /nonexistent"),
-        (("--speed", "0"), "--speed must be > 0"),
+        (("--speed", "0"), "argument --speed: must be a finite number > 0"),
+        (("--service-time", "normal(1)"), "argument --service-time: unknown distribution"),
+        (("--processors", "-1"), "argument --processors: must be >= 0"),
         (("--mode", "nope"), "invalid choice: 'nope'"),
     ],
 )

@@ -5,7 +5,7 @@ What a status becomes:
 * Only ``public`` and ``unlisted`` statuses are collected: any other ``visibility``
   (``private`` is followers-only, ``direct`` a private mention; also ``limited``/``local``
   of other servers, or none) is rejected as ``not_public``, whatever endpoint returned it.
-  A boost counts as its original status; both must be public.
+  A boost counts as its original status; both must be public or unlisted.
 * The text is the HTML ``content`` as text, without the compatibility paragraph that
   servers add to quote posts (``<p class="quote-inline">RE: <a href=...>``): the quoted
   status's address goes to ``metadata["quote_of"]``.
@@ -14,9 +14,9 @@ What a status becomes:
   poll options), and its shortcode kept in ``metadata["emojis"]``. A ``:word:`` that is not
   listed stays as typed.
 * Media descriptions (alt text) follow the text as paragraphs, so a status with only media
-  has the alt text as its body (and title); poll options follow as ``- option`` lines.
-* The content warning is the title when there is one; ``spoiler_text`` and ``sensitive``
-  are kept in ``metadata``.
+  has the alt text as its body (and title); poll options follow as ``- option`` lines. The
+  title is the content warning, else the text's opening words, else the body's.
+* ``spoiler_text`` (the content warning) and ``sensitive`` are kept in ``metadata``.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def _item(status: Any, source: SourceConfig, host: str, stats: SourceStats) -> C
     options = _poll_options(status, shortcodes)
     body = "\n\n".join(part for part in (text, alt_texts, options_text(options)) if part)
     spoiler = _one_line(_without_emoji(str(status.get("spoiler_text") or ""), shortcodes))
-    title = first_line_title(spoiler or body)
+    title = first_line_title(spoiler or text or body)
     reason = criteria_rejection(source.criteria, title, body)
     if reason:
         stats.reject(reason)

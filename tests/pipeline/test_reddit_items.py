@@ -72,7 +72,7 @@ def test_the_two_fixture_files_are_one_listing_in_two_forms(raw: Any, escaped: A
 async def test_the_same_post_gives_the_same_item_escaped_or_raw(raw: Any, escaped: Any) -> None:
     from_raw, raw_stats = await items_of(raw)
     from_escaped, escaped_stats = await items_of(escaped)
-    assert len(from_raw) == 8
+    assert len(from_raw) == 9
     assert {k: comparable(v) for k, v in from_raw.items()} == {
         k: comparable(v) for k, v in from_escaped.items()
     }
@@ -131,6 +131,8 @@ async def test_selftext_markdown_becomes_text_with_its_entities_as_characters(
 @pytest.mark.anyio
 async def test_a_link_keeps_its_query_unescaped(escaped: Any) -> None:
     items, _ = await items_of(escaped)
+    # A title a client submitted HTML-escaped: even raw, it holds references; decoded.
+    assert items["t3_1amp13"].title == "Zero-copy & zero-cost: Rust's FFI from Python"
     assert (
         items["t3_1lnk02"].url == "https://blog.example.dev/fastapi-1?ref=reddit&utm_source=reddit"
     )

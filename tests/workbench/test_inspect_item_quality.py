@@ -20,10 +20,10 @@ def test_inspect_shows_removed_and_not_public(
     lines = {
         line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line[:2] == "  "
     }
-    # 12 posts: 4 removed (moderator, banned_by, deleted by the author, crosspost of a removed
+    # 13 posts: 4 removed (moderator, banned_by, deleted by the author, crosspost of a removed
     # post); 11 statuses: 4 not public (private, direct, a private boost, limited).
     for name in ("reddit-raw", "reddit-escaped"):
-        assert " 8 " in lines[name] and "removed=4" in lines[name], lines[name]
+        assert " 9 " in lines[name] and "removed=4" in lines[name], lines[name]
     for name in ("mastodon-tag", "mastodon-trending"):
         assert " 7 " in lines[name] and "not_public=4" in lines[name], lines[name]
     doc = json.loads(report.read_text())

@@ -8,6 +8,7 @@ the fixture by hand.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from typing import Any
@@ -31,20 +32,10 @@ from tests.pipeline.item_fixtures import (
     fixture,
     json_entry,
 )
+from workbench.synth import escaped_form  # stdlib html.escape on every string
 
 LISTING = "https://www.reddit.com/r/python/new.json?limit=25&raw_json=1"
 SOURCE = {"type": "reddit", "subreddit": "python", "limit": 25, "pages": 1}
-
-
-def escape_strings(value: Any) -> Any:
-    """Reddit's escaped form, written independently of the collector: stdlib html.escape."""
-    if isinstance(value, str):
-        return html.escape(value, quote=False)
-    if isinstance(value, dict):
-        return {k: escape_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [escape_strings(v) for v in value]
-    return value
 
 
 async def items_of(doc: Any) -> tuple[dict[str, ContentItem], SourceStats]:
@@ -63,7 +54,7 @@ def escaped() -> Any:
 
 
 def test_the_two_fixture_files_are_one_listing_in_two_forms(raw: Any, escaped: Any) -> None:
-    assert escaped == escape_strings(raw)
+    assert escaped == escaped_form(raw)
     assert "&amp;#x200B;" in json.dumps(escaped)  # the editor's entity, escaped once more
     assert escaped != raw
 
@@ -83,7 +74,7 @@ def test_the_form_is_told_from_the_page(raw: Any, escaped: Any) -> None:
     assert is_escaped_form(escaped) and not is_escaped_form(raw)
     # A page of link posts only: no selftext_html, but the preview URLs tell.
     links = {"kind": "Listing", "data": {"children": [raw["data"]["children"][1]]}}
-    assert is_escaped_form(escape_strings(links)) and not is_escaped_form(links)
+    assert is_escaped_form(escaped_form(links)) and not is_escaped_form(links)
     # Nothing to undo either way: taken as raw.
     plain = {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": {"title": "x"}}]}}
     assert not is_escaped_form(plain)
@@ -276,8 +267,6 @@ _TEXT = st.lists(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=_TEXT, selftext=_TEXT)
 def test_property_any_post_is_the_same_item_escaped_or_raw(title: str, selftext: str) -> None:
-    import asyncio
-
     text_post = {"kind": "t3", "data": {
         "name": "t3_p1", "title": "Post " + title, "selftext": selftext, "is_self": True,
         "permalink": "/r/python/comments/p1/x/", "author": "a", "created_utc": 1715662800,
@@ -290,7 +279,7 @@ def test_property_any_post_is_the_same_item_escaped_or_raw(title: str, selftext:
         "preview": {"images": [{"source": {"url": "https://i.example/p.jpg?w=1&s=2"}}]}}}  # fmt: skip
     raw_listing = {"kind": "Listing", "data": {"after": None, "children": [text_post, link_post]}}
     from_raw, raw_stats = asyncio.run(items_of(raw_listing))
-    from_escaped, escaped_stats = asyncio.run(items_of(escape_strings(raw_listing)))
+    from_escaped, escaped_stats = asyncio.run(items_of(escaped_form(raw_listing)))
     assert {k: comparable(v) for k, v in from_raw.items()} == {
         k: comparable(v) for k, v in from_escaped.items()
     }

@@ -94,10 +94,13 @@ def _strings(value: Any) -> list[str]:
 
 
 def is_escaped_form(doc: Any) -> bool:
-    """Whether a response is in Reddit's escaped form: no string holds a raw ``<``, ``>`` or
-    a lone ``&`` (which that form cannot), and some string holds ``&amp;``, ``&lt;`` or
-    ``&gt;``. A ``selftext_html`` decides it whenever the page has one (escaped, it starts
-    with ``&lt;``; raw, with ``<``)."""
+    """Whether a response is in Reddit's escaped form.
+
+    That form cannot hold a raw ``<`` or ``>``, or an ``&`` that starts no escape: any of
+    them means raw, and a raw page has some (a text post's ``selftext_html`` starts with
+    ``<``, preview and link URLs hold ``&``). A page without any that holds ``&amp;``,
+    ``&lt;`` or ``&gt;`` is taken as escaped; a page with neither reads the same either way.
+    """
     strings = _strings(doc)
     if any(_RAW_SIGN.search(s) for s in strings):
         return False
@@ -146,7 +149,8 @@ def _gallery(post: dict[str, Any]) -> list[dict[str, str]]:
     for entry in listed:
         if not isinstance(entry, dict):
             continue
-        meta = media.get(entry.get("media_id"))
+        media_id = entry.get("media_id")
+        meta = media.get(media_id) if isinstance(media_id, str) else None
         source = meta.get("s") if isinstance(meta, dict) else None
         image = ""
         if isinstance(source, dict):
@@ -215,7 +219,8 @@ def _item(child: Any, source: SourceConfig, stats: SourceStats) -> ContentItem |
     if reason:
         stats.reject(reason)
         return None
-    permalink = _link(post.get("permalink"), source)
+    # Reddit answers /comments/<id>/ for any post: the link of a post without a permalink.
+    permalink = _link(post.get("permalink") or f"/comments/{str(post['name'])[3:]}/", source)
     link = permalink if post.get("is_self") else _link(post.get("url"), source)
     author = str(post.get("author") or "")
     metadata: dict[str, Any] = {

@@ -100,6 +100,8 @@ async def test_every_request_asks_for_raw_json() -> None:
     assert len(items) == 2 and len(requests) == 2
     assert [r.url.params.get("raw_json") for r in requests] == ["1", "1"]
     assert requests[1].url.params["after"] == "t3_x1"
+    # no permalink in these posts: Reddit's short link to any post stands in
+    assert items[0].url == "https://www.reddit.com/comments/1/"
 
 
 @pytest.mark.anyio

@@ -14,6 +14,7 @@ import httpx
 
 from pipeline.clock import Clock
 from pipeline.config import SourceConfig
+from pipeline.sources._common import server_error_text
 from pipeline.sources._stats import SourceStats
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class Fetcher:
                 self.stats.status_codes[status] += 1
                 if status < 400:
                     return Fetched(final_url, status, response_headers, body)
-                kind, message = "http_status", f"{url}: HTTP {status}"
+                kind, message = "http_status", f"{url}: HTTP {status}{server_error_text(body)}"
                 retryable = status in RETRY_STATUSES
                 retry_after = (
                     parse_retry_after(response_headers.get("retry-after"))

@@ -131,6 +131,7 @@ def mastodon_statuses(host: str, ids: Sequence[str]) -> str:
                 "created_at": "2024-05-14T05:00:00.000Z",
                 "in_reply_to_id": None,
                 "reblog": None,
+                "visibility": "public",
                 "reblogs_count": 1,
                 "favourites_count": 2,
                 "account": {"acct": "a"},
@@ -544,7 +545,7 @@ async def test_failing_sources_do_not_stop_the_others(
                   started="2024-05-14T06:00:01.000Z"),
         har_entry("https://slow.example/rss", rss_feed("slow.example", feed_items(
             "slow.example", 3)), time_ms=5000),
-        har_entry("https://www.reddit.com/r/fine/new.json?limit=4",
+        har_entry("https://www.reddit.com/r/fine/new.json?limit=4&raw_json=1",
                   reddit_listing("fine", ["f1", "f2", "f3"], None), mime="application/json"),
     ]  # fmt: skip
     srcs = sources(
@@ -573,9 +574,11 @@ def small_recording() -> tuple[list[dict[str, Any]], tuple[SourceConfig, ...]]:
     """Three sources, 10 items; recorded latencies of 1-1.5 s and a 2 s politeness interval."""
     listing = "https://www.reddit.com/r/slow/new.json"
     entries = [
-        har_entry(f"{listing}?limit=3", reddit_listing("slow", ["r1", "r2", "r3"], "t3_r3"),
+        har_entry(f"{listing}?limit=3&raw_json=1",
+                  reddit_listing("slow", ["r1", "r2", "r3"], "t3_r3"),
                   mime="application/json", time_ms=1000),
-        har_entry(f"{listing}?after=t3_r3&limit=3", reddit_listing("slow", ["r4", "r5"], None),
+        har_entry(f"{listing}?after=t3_r3&limit=3&raw_json=1",
+                  reddit_listing("slow", ["r4", "r5"], None),
                   mime="application/json", time_ms=1000, started="2024-05-14T06:00:02.000Z"),
         har_entry("https://feed.example/rss", rss_feed("feed.example", feed_items(
             "feed.example", 3)), time_ms=1500),

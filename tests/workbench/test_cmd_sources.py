@@ -32,6 +32,7 @@ def _status(sid: str, text: str) -> dict[str, Any]:
     return {"id": sid, "uri": f"https://m.example/users/a/statuses/{sid}",
             "url": f"https://m.example/@a/{sid}", "content": f"<p>{text}</p>",
             "created_at": "2024-05-14T00:00:00.000Z", "in_reply_to_id": None, "reblog": None,
+            "visibility": "public",
             "reblogs_count": 1, "favourites_count": 2, "account": {"acct": "a"}}  # fmt: skip
 
 
@@ -65,11 +66,11 @@ class _Handler(BaseHTTPRequestHandler):
         _Handler.hits[path] = _Handler.hits.get(path, 0) + 1
         headers = {"content-type": "application/json"}
         status = 200
-        if path == "/r/python/new.json?limit=2":
+        if path == "/r/python/new.json?limit=2&raw_json=1":
             body = {"kind": "Listing", "data": {"after": "t3_b", "children": [
                 _t3("s", "Stickied weekly thread"), _t3("a", "First local post"),
                 _t3("b", "Second local post")]}}  # fmt: skip
-        elif path == "/r/python/new.json?limit=2&after=t3_b":
+        elif path == "/r/python/new.json?limit=2&after=t3_b&raw_json=1":
             body = {"kind": "Listing", "data": {"after": None, "children": [
                 _t3("c", "Third local post")]}}  # fmt: skip
         elif path == "/api/v1/timelines/tag/python?limit=2":

@@ -15,7 +15,7 @@ the profiles. The payload builders are public for the test fixtures
 
 from workbench.synth._driver import DEFAULT_PROFILE, PROFILES, generate, write_readme
 from workbench.synth._mastodon import Toot, mastodon_account, mastodon_status
-from workbench.synth._reddit import RedditPost, reddit_listing, reddit_t3
+from workbench.synth._reddit import RedditPost, escaped_form, reddit_listing, reddit_t3
 from workbench.synth._words import Story
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "RedditPost",
     "Story",
     "Toot",
+    "escaped_form",
     "generate",
     "mastodon_account",
     "mastodon_status",

@@ -1,5 +1,8 @@
 """The Reddit fake: subreddit listings (``Listing`` of ``t3`` JSON, ``after`` pagination).
 
+The collector asks for ``raw_json=1`` and the fake answers as Reddit then does: strings as
+typed (``escaped_form`` gives the escaped form Reddit sends without it).
+
 Posts of the last run come back (same ids, new scores), a hot listing starts with stickied
 daily threads, some posts are NSFW or have too short a title, and each run a few links are
 submitted to two subreddits (one URL with tracking parameters, one title typed in capitals),
@@ -84,8 +87,7 @@ def reddit_t3(post: RedditPost, rng: random.Random) -> dict[str, Any]:
     selftext = s.body if post.is_self else ""
     created = s.published.timestamp()
     selftext_html = (
-        html.escape(f'<!-- SC_OFF --><div class="md">{html_paragraphs(selftext)}</div>'
-                    "<!-- SC_ON -->", quote=False)
+        f'<!-- SC_OFF --><div class="md">{html_paragraphs(selftext)}</div><!-- SC_ON -->'
         if selftext else None
     )  # fmt: skip
     return {
@@ -93,14 +95,13 @@ def reddit_t3(post: RedditPost, rng: random.Random) -> dict[str, Any]:
         "data": {
             "approved_at_utc": None,
             "subreddit": post.subreddit,
-            # The anonymous JSON escapes &, < and > in text fields.
-            "selftext": html.escape(selftext, quote=False),
+            "selftext": selftext,
             "author_fullname": f"t2_{_b36(rng, 8)}",
             "saved": False,
             "mod_reason_title": None,
             "gilded": 0,
             "clicked": False,
-            "title": html.escape(title, quote=False),
+            "title": title,
             "link_flair_richtext": [{"e": "text", "t": post.flair}] if post.flair else [],
             "subreddit_name_prefixed": f"r/{post.subreddit}",
             "hidden": False,
@@ -198,6 +199,18 @@ def reddit_t3(post: RedditPost, rng: random.Random) -> dict[str, Any]:
             "is_video": False,
         },
     }
+
+
+def escaped_form(value: Any) -> Any:
+    """A document as Reddit sends it without ``raw_json=1``: every string with its ``&``,
+    ``<`` and ``>`` escaped (``reddit_t3`` and the fake's answers are the raw form)."""
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, dict):
+        return {k: escaped_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escaped_form(v) for v in value]
+    return value
 
 
 def reddit_listing(children: list[dict[str, Any]], after: str | None) -> dict[str, Any]:
@@ -328,7 +341,7 @@ class RedditFake:
         after: str | None = None
         for page in range(source.pages):
             chunk = posts[page * source.limit : (page + 1) * source.limit]
-            params = {"limit": source.limit, **({"after": after} if after else {})}
+            params = {"limit": source.limit, **({"after": after} if after else {}), "raw_json": 1}
             after = f"t3_{chunk[-1].id36}" if chunk else None
             doc = reddit_listing([reddit_t3(p, rng) for p in chunk], after)
             remaining = str(round(100 - schedule.t / 6 - page * 1.0, 1))

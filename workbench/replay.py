@@ -23,9 +23,10 @@ from typing import Any
 import httpx
 
 from pipeline.clock import Clock
-from pipeline.collect import CollectorOptions, RunMetrics, collect_run
+from pipeline.collect import CollectorOptions, RunInputs, collect_run
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
+from pipeline.metrics import RunMetrics
 from pipeline.processor import ProcessedRecord, Processor
 from pipeline.recording import Recording, first_item_limit_seconds
 from pipeline.storage import StorageAccount
@@ -157,14 +158,16 @@ async def _replay_mode(
                     gc.freeze()
                     try:
                         metrics = await collect_run(
-                            sources=recording.sources.sources,
-                            client=client,
-                            queue=queue,
-                            store=collected,
-                            history=history,
-                            clock=clock,
-                            started_at=run.started_at,
-                            options=collector,
+                            RunInputs(
+                                sources=recording.sources.sources,
+                                client=client,
+                                queue=queue,
+                                store=collected,
+                                history=history,
+                                clock=clock,
+                                started_at=run.started_at,
+                                options=collector,
+                            )
                         )
                     finally:
                         gc.unfreeze()
@@ -244,7 +247,7 @@ def _run_document(
             if prev is None or rec.finished_at < prev.finished_at:
                 done_by_item[rec.item_id] = rec
     for message in doc["messages"]:
-        rec = done_by_item.get(message["message_id"])
+        rec = done_by_item.get(message["item_id"])
         message["processed_at"] = rec.finished_at if rec else None
         message["processed_by"] = rec.worker if rec else None
         message["outcome"] = rec.outcome if rec else None

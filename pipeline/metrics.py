@@ -1,4 +1,4 @@
-"""A collection run's metrics (PRODUCT.md section 5, collector side) and its arrival shape.
+"""A collection run's metrics and its arrival shape (definitions: ``docs/metrics.md``).
 
 A run counts as it goes in a ``RunTally`` (items collected and skipped per source, one
 ``MessageRecord`` per message queued); ``RunTally.metrics`` turns the tally into ``RunMetrics``
@@ -35,7 +35,8 @@ class MessageRecord:
 
 @dataclasses.dataclass
 class RunMetrics:
-    """PRODUCT.md section 5, collector side; times in recording seconds from the run's start."""
+    """The collector side of ``docs/metrics.md``; times in recording seconds from the run's
+    start."""
 
     mode: str
     collection_id: str

@@ -24,7 +24,7 @@ from azure.storage.queue import TextBase64EncodePolicy  # noqa: E402
 from azure.storage.queue.aio import QueueClient  # noqa: E402
 
 from pipeline.clock import Clock  # noqa: E402
-from pipeline.collect import CollectorOptions, collect_run  # noqa: E402
+from pipeline.collect import CollectorOptions, RunInputs, collect_run  # noqa: E402
 from pipeline.config import parse_sources  # noqa: E402
 from pipeline.har import ReplayTransport  # noqa: E402
 from pipeline.history import HistoryIndex  # noqa: E402
@@ -83,14 +83,16 @@ async def pipeline_round(account: StorageAccount, entries: list[dict], k: int) -
     clock = Clock(1.0)
     async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
         metrics = await collect_run(
-            sources=SOURCES.sources,
-            client=client,
-            queue=queue,
-            store=store,
-            history=HistoryIndex(store),
-            clock=clock,
-            started_at=datetime(2024, 5, 14, tzinfo=UTC),
-            options=CollectorOptions(mode_override="streaming", send_concurrency=CONCURRENCY),
+            RunInputs(
+                sources=SOURCES.sources,
+                client=client,
+                queue=queue,
+                store=store,
+                history=HistoryIndex(store),
+                clock=clock,
+                started_at=datetime(2024, 5, 14, tzinfo=UTC),
+                options=CollectorOptions(mode_override="streaming", send_concurrency=CONCURRENCY),
+            )
         )
     times = [m.enqueued_at for m in metrics.messages]
     assert len(times) == ITEMS, f"expected {ITEMS} items queued, got {len(times)}"

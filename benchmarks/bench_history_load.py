@@ -4,9 +4,10 @@
 
 Starts its own Azurite, seeds ``days`` x ``items-per-day`` items (three collections a day at
 00:00, 08:00 and 16:00, bodies of 1-3 KB, seeded RNG) both as collection blobs and as history
-index entries, then times, alternating (after one untimed warm-up round), ``load_history_from_collections`` (the design: download
-and parse every collection blob of the window) and ``HistoryIndex.load`` (download the window's
-hour buckets of digests) for ``now`` = the end of the last day. The last line printed is
+index entries, then times, alternating (after one untimed warm-up round),
+``load_history_from_collections`` (the design: download and parse every collection blob of the
+window; ``history_baseline.py`` beside this file) and ``HistoryIndex.load`` (download the
+window's hour buckets of digests) for ``now`` = the end of the last day. The last line printed is
 ``ratio design/ours history load = X.X`` (target >= 10).
 """
 
@@ -24,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.history import HistoryIndex, load_history_from_collections  # noqa: E402
+from history_baseline import load_history_from_collections  # noqa: E402
+
+from pipeline.history import HistoryIndex  # noqa: E402
 from pipeline.items import ContentItem  # noqa: E402
 from pipeline.messages import collection_blob_name  # noqa: E402
 from pipeline.storage import BlobStore, StorageAccount  # noqa: E402

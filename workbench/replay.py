@@ -23,9 +23,10 @@ from typing import Any
 import httpx
 
 from pipeline.clock import Clock
-from pipeline.collect import CollectorOptions, RunMetrics, collect_run
+from pipeline.collect import CollectorOptions, RunInputs, collect_run
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
+from pipeline.metrics import RunMetrics
 from pipeline.processor import ProcessedRecord, Processor, ProcessorSettings
 from pipeline.recording import Recording, first_item_limit_seconds
 from pipeline.storage import StorageAccount
@@ -173,14 +174,16 @@ async def _replay_mode(
                     gc.freeze()
                     try:
                         metrics = await collect_run(
-                            sources=recording.sources.sources,
-                            client=client,
-                            queue=queue,
-                            store=collected,
-                            history=history,
-                            clock=clock,
-                            started_at=run.started_at,
-                            options=collector,
+                            RunInputs(
+                                sources=recording.sources.sources,
+                                client=client,
+                                queue=queue,
+                                store=collected,
+                                history=history,
+                                clock=clock,
+                                started_at=run.started_at,
+                                options=collector,
+                            )
                         )
                     finally:
                         gc.unfreeze()

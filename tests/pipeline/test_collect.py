@@ -28,13 +28,14 @@ import pytest
 from azure.storage.queue.aio import QueueServiceClient
 
 from pipeline.clock import Clock
-from pipeline.collect import CollectorOptions, RunMetrics, collect_run
+from pipeline.collect import CollectorOptions, RunInputs, collect_run
 from pipeline.config import SourceConfig, parse_sources
 from pipeline.errors import StorageError
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
 from pipeline.items import ContentItem
 from pipeline.messages import validate_message
+from pipeline.metrics import RunMetrics
 from pipeline.recording import Recording
 from pipeline.storage import MAX_MESSAGE_BYTES, BlobStore, QueueAdapter, StorageAccount
 from workbench.azurite import Azurite
@@ -191,15 +192,17 @@ async def collect(
     clock = Clock(speed)
     async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
         return await collect_run(
-            sources=srcs,
-            client=client,
-            queue=queue,
-            store=store,
-            history=history or HistoryIndex(store),
-            clock=clock,
-            started_at=started_at,
-            collection_id=collection_id,
-            options=options,
+            RunInputs(
+                sources=srcs,
+                client=client,
+                queue=queue,
+                store=store,
+                history=history or HistoryIndex(store),
+                clock=clock,
+                started_at=started_at,
+                collection_id=collection_id,
+                options=options or CollectorOptions(),
+            )
         )
 
 
@@ -219,15 +222,17 @@ async def collect_recorded(
     clock = Clock(speed)
     async with httpx.AsyncClient(transport=ReplayTransport(run.har_path, clock)) as client:
         return await collect_run(
-            sources=recording.sources.sources,
-            client=client,
-            queue=queue,
-            store=store,
-            history=history,
-            clock=clock,
-            started_at=started_at or run.started_at,
-            collection_id=collection_id,
-            options=CollectorOptions(mode_override=mode),
+            RunInputs(
+                sources=recording.sources.sources,
+                client=client,
+                queue=queue,
+                store=store,
+                history=history,
+                clock=clock,
+                started_at=started_at or run.started_at,
+                collection_id=collection_id,
+                options=CollectorOptions(mode_override=mode),
+            )
         )
 
 

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from azure.storage.blob.aio import ContainerClient
 
+from benchmarks.history_baseline import load_history_from_collections
 from pipeline.errors import StorageError
 from pipeline.history import (
     HistoryIndex,
     SeenKeys,
-    _times_of,
     cleanup_collections,
     collection_started_at,
     key_digest,
-    load_history_from_collections,
 )
+from pipeline.history.codec import entry_times
 from pipeline.items import ContentItem
 from pipeline.messages import collection_blob_name
 from pipeline.storage import BlobInfo, BlobStore, StorageAccount
@@ -190,7 +190,7 @@ async def test_a_large_call_is_split_into_lines(connection_string: str, unique_n
         when = [NOW - timedelta(minutes=30, microseconds=i) for i in range(12_000)]
         assert await history.record([([f"k{i}"], t) for i, t in enumerate(when)]) == 12_000
         lines = await history.store.read_jsonl(history.bucket_name(NOW - HOUR))
-        assert [len(_times_of(line)) for line in lines] == [5_000, 5_000, 2_000]
+        assert [len(entry_times(line)) for line in lines] == [5_000, 5_000, 2_000]
         assert len(await history.load(NOW)) == 12_000
 
 

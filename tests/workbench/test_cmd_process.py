@@ -84,7 +84,10 @@ def test_without_storage_says_what_to_do(main, no_background_azurite, capsys):
 @pytest.mark.parametrize(
     ("args", "what"),
     [
-        (["--service-time", "normal(1)"], "argument --service-time: unknown distribution"),
+        (
+            ["--service-time", "normal(1)"],
+            "argument --service-time: distribution 'normal(1)': unknown distribution 'normal'",
+        ),
         (["--service-time", "lognormal(mean=6)"], "missing sd"),
         (["--concurrency", "0"], "--concurrency must be >= 1"),
         (["--batch-size", "33"], "--batch-size must be 1-32"),

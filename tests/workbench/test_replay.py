@@ -201,7 +201,10 @@ def _error_lines(stderr: str) -> list[str]:
     [
         (("--recording", "/nonexistent"), "recording folder not found: /nonexistent"),
         (("--speed", "0"), "argument --speed: must be a finite number > 0"),
-        (("--service-time", "normal(1)"), "argument --service-time: unknown distribution"),
+        (
+            ("--service-time", "normal(1)"),
+            "argument --service-time: distribution 'normal(1)': unknown distribution 'normal'",
+        ),
         (("--processors", "-1"), "argument --processors: must be >= 0"),
         (("--mode", "nope"), "invalid choice: 'nope'"),
     ],

@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import gc
 import logging
-import math
 import statistics
 import uuid
 from collections import Counter
@@ -30,7 +29,7 @@ from pipeline.metrics import RunMetrics
 from pipeline.processor import ProcessedRecord, Processor, ProcessorSettings
 from pipeline.recording import Recording, first_item_limit_seconds
 from pipeline.storage import StorageAccount
-from sim import Distribution, parse_distribution
+from sim import Distribution, parse_distribution, percentile
 from workbench.errors import WorkbenchError
 from workbench.options import DEFAULT_SERVICE_TIME
 from workbench.work import simulated_work
@@ -237,11 +236,8 @@ async def _drain(queue: Any, timeout_wall_s: float, tasks: Sequence[asyncio.Task
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(0, math.ceil(q / 100 * len(ordered)) - 1)
-    return ordered[rank]
+    """The one percentile definition (``sim.percentile``); None when there are no values."""
+    return percentile(values, q) if values else None
 
 
 def _run_document(

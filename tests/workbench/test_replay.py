@@ -224,3 +224,30 @@ def test_missing_recording_is_reported_before_storage_is_touched(tmp_path: Path)
     assert done.stderr.splitlines() == [
         "workbench replay: error: recording folder not found: /nonexistent"
     ]
+
+
+def _linear_percentile(values: list[float], q: float) -> float:
+    """Percentile by linear interpolation between closest ranks, written out independently."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def test_replay_latency_percentiles_use_the_simulations_definition(
+    processed: tuple[dict[str, Any], dict[str, int]],
+) -> None:
+    """Replayed and simulated p50/p95 are read with one definition (linear interpolation), so
+    the report can show them side by side."""
+    result, _ = processed
+    for doc in result["modes"].values():
+        for run in doc["runs"]:
+            latencies = [
+                m["processed_at"] - m["enqueued_at"]
+                for m in run["messages"]
+                if m["processed_at"] is not None
+            ]
+            for q in (50, 95):
+                got = run["processing"][f"latency_p{q}_seconds"]
+                assert got == pytest.approx(_linear_percentile(latencies, q), abs=1e-9)

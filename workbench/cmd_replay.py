@@ -15,7 +15,7 @@ from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
 from workbench.options import add_service_time_option, add_speed_option
 from workbench.paths import SCALEDOBJECT, SHIPPED_RECORDING
-from workbench.replay import MODES, ReplayOptions, replay_recording
+from workbench.replay import MODES, REPLAY_MODES, ReplayOptions, replay_recording
 from workbench.target import storage_connection
 
 
@@ -28,7 +28,11 @@ def register(subparsers: Any) -> None:
     )
     _add_replay_options(replay)
     replay.add_argument(
-        "--mode", choices=(*MODES, "both"), default="both", help="which collector (default both)"
+        "--mode",
+        choices=(*REPLAY_MODES, "both"),
+        default="both",
+        help="batch or streaming for every source, both (one after the other), or configured "
+        "(each source in its sources.yaml mode, one mixed run; default both)",
     )
     replay.add_argument("--json", type=Path, help="write the metrics as JSON here")
     replay.set_defaults(func=_replay)

@@ -11,10 +11,11 @@ import asyncio
 import dataclasses
 import gc
 import logging
+import re
 import statistics
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from workbench.work import simulated_work
 log = logging.getLogger(__name__)
 
 MODES = ("batch", "streaming")
+CONFIGURED = "configured"  # each source in its sources.yaml mode
+REPLAY_MODES = (*MODES, CONFIGURED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,17 +78,22 @@ class ModeResources:
     processed: str
 
     @classmethod
-    def fresh(cls, mode: str) -> ModeResources:
+    def fresh(cls, label: str) -> ModeResources:
         token = uuid.uuid4().hex[:8]
+        # Queue and container names: lowercase letters, digits and single dashes, <= 63.
+        label = "-".join(re.findall(r"[a-z0-9]+", label.lower()))[:30] or "replay"
         return cls(
-            queue=f"cpr-{mode}-{token}",
-            poison_queue=f"cpr-{mode}-{token}-poison",
-            collected=f"collected-{mode}-{token}",
-            processed=f"processed-{mode}-{token}",
+            queue=f"cpr-{label}-{token}",
+            poison_queue=f"cpr-{label}-{token}-poison",
+            collected=f"collected-{label}-{token}",
+            processed=f"processed-{label}-{token}",
         )
 
 
 ProgressFn = Callable[[str], None]
+SourceModes = Mapping[str, str]  # source name -> batch | streaming
+# (recording, run index, documents of the runs done) -> the run's modes per source
+ModePlan = Callable[[Recording, int, Sequence[dict[str, Any]]], SourceModes]
 
 
 async def replay_recording(
@@ -96,13 +104,17 @@ async def replay_recording(
     options: ReplayOptions | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
-    """Replay every run of the recording in each mode; returns the replay JSON document."""
+    """Replay every run of the recording in each mode; returns the replay JSON document.
+
+    A mode is ``batch`` or ``streaming`` (every source in that mode) or ``configured`` (each
+    source in the ``mode`` its sources.yaml gives it: a mixed run).
+    """
     options = options or ReplayOptions()
     recording = Recording.open(Path(recording_dir))
     for mode in modes:
-        if mode not in MODES:
-            raise WorkbenchError(f"unknown mode {mode!r}; expected one of {MODES}")
-    limits = [first_item_limit_seconds(recording, run.index) for run in recording.runs]
+        if mode not in REPLAY_MODES:
+            raise WorkbenchError(f"unknown mode {mode!r}; expected one of {REPLAY_MODES}")
+    limits = run_limits(recording)
     result: dict[str, Any] = {
         "recording": str(recording_dir),
         "speed": options.speed,
@@ -111,20 +123,73 @@ async def replay_recording(
         "modes": {},
     }
     for mode in modes:
-        runs, end_state = await _replay_mode(recording, mode, account, options, limits, progress)
-        result["modes"][mode] = {"runs": runs, "total": _total(runs), "end": end_state}
+        result["modes"][mode] = await replay_runs(
+            recording,
+            account=account,
+            modes_for_run=every_run(mode),
+            label=mode,
+            options=options,
+            progress=progress,
+            limits=limits,
+        )
     return result
 
 
-async def _replay_mode(
-    recording: Recording,
-    mode: str,
+def run_limits(recording: Recording) -> list[tuple[float, dict[str, float]]]:
+    """Each run's ``first_item_limit_seconds`` and its per-source values (from the recording)."""
+    return [first_item_limit_seconds(recording, run.index) for run in recording.runs]
+
+
+def every_run(mode: str) -> ModePlan:
+    """The plan of a plain replay: ``mode`` for every source (``configured``: sources.yaml's)."""
+
+    def plan(recording: Recording, run_index: int, done: Sequence[dict[str, Any]]) -> SourceModes:
+        if mode == CONFIGURED:
+            return {s.name: s.mode for s in recording.sources.sources}
+        return {s.name: mode for s in recording.sources.sources}
+
+    return plan
+
+
+def source_modes(recording: Recording, modes: Mapping[str, str]) -> dict[str, str]:
+    """``modes`` for every source of the recording (a source not named keeps its configured
+    mode); ``WorkbenchError`` for an unknown source or mode."""
+    configured = {s.name: s.mode for s in recording.sources.sources}
+    unknown = sorted(set(modes) - set(configured))
+    if unknown:
+        raise WorkbenchError(
+            f"no source {', '.join(map(repr, unknown))} in {recording.path / 'sources.yaml'}"
+        )
+    bad = {name: mode for name, mode in modes.items() if mode not in MODES}
+    if bad:
+        name, mode = next(iter(bad.items()))
+        raise WorkbenchError(f"source {name!r}: mode {mode!r} is not one of {MODES}")
+    return {**configured, **modes}
+
+
+async def replay_runs(
+    recording: Recording | Path | str,
+    *,
     account: StorageAccount,
-    options: ReplayOptions,
-    limits: Sequence[tuple[float, dict[str, float]]],
-    progress: ProgressFn | None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    names = ModeResources.fresh(mode)
+    modes_for_run: ModePlan,
+    label: str,
+    options: ReplayOptions | None = None,
+    progress: ProgressFn | None = None,
+    limits: Sequence[tuple[float, dict[str, float]]] | None = None,
+) -> dict[str, Any]:
+    """Replay the recording's runs in order on fresh storage resources (one queue, one
+    collection container and one history index for all runs), each source in the mode
+    ``modes_for_run(recording, run_index, runs_done)`` gives it for that run; returns
+    ``{"runs", "total", "end"}`` as under a mode of the replay JSON.
+
+    The plan sees the documents of the runs already replayed, so a rollout can decide a run's
+    modes from the last one (guardrails).
+    """
+    options = options or ReplayOptions()
+    if not isinstance(recording, Recording):
+        recording = Recording.open(Path(recording))
+    limits = limits if limits is not None else run_limits(recording)
+    names = ModeResources.fresh(label)
     queue = await account.queue(names.queue).create_if_missing()
     await account.queue(names.poison_queue).create_if_missing()
     collected = await account.container(names.collected).create_if_missing()
@@ -133,7 +198,8 @@ async def _replay_mode(
         collected, lookback=options.history_lookback, retention=options.history_retention
     )
     clock = Clock(options.speed)
-    collector = dataclasses.replace(options.collector, mode_override=mode)
+    # Every source's mode comes from the plan, so sources.yaml's modes are not overridden.
+    collector = dataclasses.replace(options.collector, mode_override=None)
     processor_settings = ProcessorSettings(
         queue_name=names.queue,
         poison_queue_name=names.poison_queue,
@@ -146,8 +212,15 @@ async def _replay_mode(
     runs: list[dict[str, Any]] = []
     try:
         for run in recording.runs:
+            modes = source_modes(recording, modes_for_run(recording, run.index, runs))
+            sources = [
+                dataclasses.replace(s, mode=modes[s.name]) for s in recording.sources.sources
+            ]
             if progress:
-                progress(f"{mode}: run {run.index + 1}/{len(recording.runs)} ({run.started_at})")
+                progress(
+                    f"{label}: run {run.index + 1}/{len(recording.runs)} ({run.started_at}), "
+                    f"{_describe_modes(modes)}"
+                )
             transport = ReplayTransport(run.har_path, clock)
             processors = [
                 Processor(
@@ -174,7 +247,7 @@ async def _replay_mode(
                     try:
                         metrics = await collect_run(
                             RunInputs(
-                                sources=recording.sources.sources,
+                                sources=sources,
                                 client=client,
                                 queue=queue,
                                 store=collected,
@@ -195,11 +268,13 @@ async def _replay_mode(
                 if isinstance(outcome, BaseException):
                     raise outcome
             metrics.first_item_limit_seconds = limits[run.index][0]
-            runs.append(_run_document(run.index, metrics, processors, limits[run.index][1]))
+            document = _run_document(run.index, metrics, processors, limits[run.index][1])
+            document["modes"] = modes
+            runs.append(document)
             if progress:
                 first = metrics.time_to_first_item_queued_seconds
                 progress(
-                    f"{mode}: run {run.index + 1} queued {metrics.items_queued} items, "
+                    f"{label}: run {run.index + 1} queued {metrics.items_queued} items, "
                     f"first at {_fmt(first)} s (limit {_fmt(limits[run.index][0])} s)"
                 )
         end_state = {
@@ -216,7 +291,15 @@ async def _replay_mode(
                 await account.delete_queue(q)
             for c in (names.collected, names.processed):
                 await account.delete_container(c)
-    return runs, end_state
+    return {"runs": runs, "total": _total(runs), "end": end_state}
+
+
+def _describe_modes(modes: Mapping[str, str]) -> str:
+    counts = Counter(modes.values())
+    if len(counts) == 1:
+        return f"every source {next(iter(counts))}"
+    streaming = [name for name, mode in modes.items() if mode == "streaming"]
+    return f"{len(streaming)} of {len(modes)} sources streaming ({', '.join(streaming)})"
 
 
 async def _drain(queue: Any, timeout_wall_s: float, tasks: Sequence[asyncio.Task[Any]]) -> None:

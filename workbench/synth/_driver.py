@@ -20,10 +20,11 @@ from workbench.synth._feeds import FeedsFake
 from workbench.synth._mastodon import MastodonFake
 from workbench.synth._profile import Profile
 from workbench.synth._reddit import RedditFake
+from workbench.synth._stalled_feed import STALLED_FEED
 from workbench.synth._tech_feeds import TECH_FEEDS
 from workbench.synth._world import World
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (TECH_FEEDS, DESIGN_SCALE)}
+PROFILES: dict[str, Profile] = {p.name: p for p in (TECH_FEEDS, DESIGN_SCALE, STALLED_FEED)}
 DEFAULT_PROFILE = TECH_FEEDS.name
 
 

@@ -1,19 +1,38 @@
-"""The KEDA simulation part of the report: the replay's arrivals of each mode through ``sim``."""
+"""The KEDA simulation part of the report: the replay's arrivals of each mode through ``sim``.
+
+Every simulation here draws KEDA's poll phase and the HPA's sync phase per seed, uniform over
+their periods (:data:`PHASES_WHY` says why), runs ``SimulationSettings.seeds`` seeds (20 by
+default) and reports each metric as the mean over seeds with a 95 % t-interval. Each run's
+arrivals start at the run's real offset from the first run (its ``started_at``: 0, 8, 16 h in
+the shipped recordings), so one simulation is the recording's whole day. Besides the model's
+day-level summary, each collection run is measured from its own start (:data:`PER_RUN`): time
+to the first replica ready and to the first item processed, from the run's start and from its
+first item queued (how responsive KEDA's scaling is to that run), averaged over the runs of a
+seed.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from scipy import stats as scipy_stats
 
 from sim import (
     Distribution,
     PodSpec,
+    RunResult,
     ScalerSpec,
     Scenario,
-    load_arrivals,
+    Times,
     parse_distribution,
-    simulate,
+    run,
 )
 from workbench.errors import WorkbenchError
 from workbench.options import DEFAULT_SERVICE_TIME
@@ -39,7 +58,7 @@ class SimulationSettings:
     concurrency: int = 4
     receive_batch_size: int = 4
     platform: str = "kubernetes"
-    seeds: int = 5
+    seeds: int = 20
     # Run even if the ScaledObject sets fields the model does not implement (listed in the output).
     ignore_unsupported: bool = False
 
@@ -62,43 +81,149 @@ SIM_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("Replica-seconds (cost)", "replica_seconds", "s", "lower"),
     ("Items per replica, coefficient of variation", "items_per_replica_cv", "", "lower"),
     ("Redeliveries", "redeliveries", "", "lower"),
+    ("First item queued -> first replica ready, mean of runs", "queued_to_replica_ready_s", "s", "lower"),
+    ("First item queued -> first item processed, mean of runs", "queued_to_first_processed_s", "s", "lower"),
+    ("Time to first item processed from each run's start, mean of runs", "run_first_item_processed_s", "s", "lower"),
+)  # fmt: skip
+
+PHASES_WHY = (
+    "KEDA polls and the HPA syncs on their own clocks, unrelated to the collector's cron start, "
+    "so the wait from a run's first queued item to the next poll is uniform over the polling "
+    "interval: the phases are drawn per seed, since a fixed phase at t = 0 would hand one mode "
+    "a lucky or an unlucky wait."
 )
+# Per collection run, from the records of one simulated day (seconds).
+PER_RUN = (
+    "run_first_replica_ready_s",  # from the run's start
+    "run_first_item_processed_s",  # from the run's start
+    "queued_to_replica_ready_s",  # from the run's first item queued
+    "queued_to_first_processed_s",  # from the run's first item queued
+)
+
+
+def scaler_of(settings: SimulationSettings, **fields: Any) -> ScalerSpec:
+    """The ScaledObject of ``settings`` with random loop phases (and ``fields`` set)."""
+    scaler = ScalerSpec.from_file(
+        settings.scaledobject,
+        platform=settings.platform,  # type: ignore[arg-type]
+        ignore_unsupported=settings.ignore_unsupported,
+    )
+    return dataclasses.replace(scaler, keda_poll_phase_s=None, hpa_sync_phase_s=None, **fields)
+
+
+def pods_of(settings: SimulationSettings) -> PodSpec:
+    """Our processor: receives only what it can start, renews visibility."""
+    return PodSpec(
+        startup=settings.startup,
+        service=settings.service,
+        concurrency=settings.concurrency,
+        receive_batch_size=settings.receive_batch_size,
+        renew_visibility=True,
+    )
+
+
+def replay_runs_arrivals(runs: Sequence[Mapping[str, Any]]) -> list[tuple[float, list[float]]]:
+    """(offset of the run from the first run's start in seconds, its enqueue times) per run of a
+    replay mode's ``runs``; the offset comes from each run's ``started_at``."""
+    if not runs:
+        raise ValueError("no runs to simulate")
+    starts = [datetime.fromisoformat(str(r["started_at"])) for r in runs]
+    out = []
+    for start, r in zip(starts, runs, strict=True):
+        times = [float(m["enqueued_at"]) for m in r.get("messages", [])]
+        out.append(((start - starts[0]).total_seconds(), sorted(times)))
+    return out
+
+
+def simulate_day(
+    runs: Sequence[tuple[float, Sequence[float]]],
+    settings: SimulationSettings,
+    *,
+    scaler: ScalerSpec | None = None,
+    pods: PodSpec | None = None,
+) -> dict[str, Any]:
+    """One simulated day of collection runs (``(offset_s, enqueue times)`` each), one
+    replication per seed with random loop phases; every metric's mean and 95 % interval over
+    the seeds (``{metric: {"mean", "ci_low", "ci_high", "n"}}``), the day-level summary
+    (``sim.METRICS``) and :data:`PER_RUN` averaged over the runs."""
+    scaler = scaler or scaler_of(settings)
+    pods = pods or pods_of(settings)
+    times = [offset + t for offset, ts in runs for t in ts]
+    scenario = Scenario(arrivals=Times(times), pods=pods, scaler=scaler, timeline_interval_s=None)
+    offsets = [offset for offset, _ in runs]
+    rows = []
+    for seed in range(settings.seeds):
+        result = run(scenario, seed)
+        rows.append({**result.summary(), **per_run_metrics(result, offsets)})
+    return {name: interval([row[name] for row in rows]) for name in rows[0]}
+
+
+def per_run_metrics(result: RunResult, offsets: Sequence[float]) -> dict[str, float]:
+    """:data:`PER_RUN` for each collection run of one simulated day (a run spans from its offset
+    to the next run's), averaged over the runs that queued something."""
+    rec = result.records
+    bounds = [*offsets[1:], math.inf]
+    values: dict[str, list[float]] = {name: [] for name in PER_RUN}
+    for start, end in zip(offsets, bounds, strict=True):
+        msgs = [m for m in rec.messages if start <= m.enqueued_at < end]
+        if not msgs:
+            continue
+        first_queued = min(m.enqueued_at for m in msgs)
+        finished = [m.finished_at for m in msgs if m.finished_at is not None]
+        # A replica that is ready at some moment of the run: its ready time, or the run's start
+        # if it was already up then.
+        ready = [
+            max(p.ready_at, start)
+            for p in rec.pods
+            if p.ready_at is not None
+            and p.ready_at < end
+            and (p.removed_at is None or p.removed_at > start)
+        ]
+        first_ready = min(ready, default=math.nan)
+        first_done = min(finished, default=math.nan)
+        values["run_first_replica_ready_s"].append(first_ready - start)
+        values["run_first_item_processed_s"].append(first_done - start)
+        values["queued_to_replica_ready_s"].append(max(first_ready, first_queued) - first_queued)
+        values["queued_to_first_processed_s"].append(first_done - first_queued)
+    return {
+        name: statistics.fmean(v) if v and not any(map(math.isnan, v)) else math.nan
+        for name, v in values.items()
+    }
+
+
+def interval(values: Sequence[float], confidence: float = 0.95) -> dict[str, float | None]:
+    """Mean and Student-t interval over the seeds' values (NaNs left out); None when empty."""
+    clean = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(clean)
+    if n == 0:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+    mean = statistics.fmean(clean)
+    if n == 1:
+        return {"mean": mean, "ci_low": None, "ci_high": None, "n": 1}
+    sd = statistics.stdev(clean)
+    half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
 
 
 def simulate_modes(
     replay_json: Path, modes: list[str], settings: SimulationSettings
 ) -> dict[str, Any]:
-    """For each mode: mean and 95 % CI of every metric over ``settings.seeds`` seeds."""
+    """For each mode of the replay file: :func:`simulate_day` on its runs' arrivals."""
     try:
-        scaler = ScalerSpec.from_file(
-            settings.scaledobject,
-            platform=settings.platform,  # type: ignore[arg-type]
-            ignore_unsupported=settings.ignore_unsupported,
-        )
-        pods = PodSpec(
-            startup=settings.startup,
-            service=settings.service,
-            concurrency=settings.concurrency,
-            receive_batch_size=settings.receive_batch_size,
-            renew_visibility=True,
-        )
+        scaler = scaler_of(settings)
+        doc = json.loads(Path(replay_json).read_text())
         out: dict[str, Any] = {
             "settings": _settings_doc(settings),
             "ignored_fields": list(scaler.ignored_fields),
+            "phases": "random",
+            "phases_why": PHASES_WHY,
             "modes": {},
         }
         for mode in modes:
-            arrivals = load_arrivals(replay_json, mode)
-            result = simulate(Scenario(arrivals=arrivals, pods=pods, scaler=scaler), settings.seeds)
-            summary = result.summary
-            out["modes"][mode] = {
-                name: {
-                    "mean": _num(row["mean"]),
-                    "ci_low": _num(row["ci_low"]),
-                    "ci_high": _num(row["ci_high"]),
-                }
-                for name, row in summary.iterrows()
-            }
+            if mode not in doc.get("modes", {}):
+                raise ValueError(f"{replay_json}: no mode {mode!r}")
+            arrivals = replay_runs_arrivals(doc["modes"][mode]["runs"])
+            out["modes"][mode] = simulate_day(arrivals, settings, scaler=scaler)
         return out
     except ValueError as exc:
         raise WorkbenchError(f"simulation: {exc}") from None

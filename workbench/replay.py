@@ -367,6 +367,7 @@ def _run_document(
             "latency_p95_seconds": _percentile(latencies, 95),
             "latency_max_seconds": max(latencies, default=None),
             "items_per_processor": dict(sorted(per_worker.items())),
+            "items_per_processor_cv": _cv([per_worker.get(p.name, 0) for p in processors]),
         }
     return doc
 
@@ -413,10 +414,18 @@ def _total(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             )
         }
         for key in ("latency_p50_seconds", "latency_p95_seconds", "latency_max_seconds",
-                    "makespan_seconds", "time_to_first_item_processed_seconds"):  # fmt: skip
+                    "makespan_seconds", "time_to_first_item_processed_seconds",
+                    "items_per_processor_cv"):  # fmt: skip
             values = [p[key] for p in processing if p[key] is not None]
             total["processing"][key] = statistics.fmean(values) if values else None
     return total
+
+
+def _cv(counts: Sequence[int]) -> float | None:
+    """Coefficient of variation (population sd / mean) of the items each instance handled."""
+    if not counts or sum(counts) == 0:
+        return None
+    return statistics.pstdev(counts) / statistics.fmean(counts)
 
 
 def _fmt(value: float | None) -> str:

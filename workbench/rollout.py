@@ -46,6 +46,11 @@ from workbench.replay import (
 )
 
 OPTIONS = ("big-bang", "phased", "ab")
+OPTION_NAMES = {
+    "big-bang": "big bang (every source at once)",
+    "phased": "phased by source (Reddit, then RSS, then Mastodon)",
+    "ab": "A/B by a stable hash of the source name, with guardrails",
+}
 ACTING_OPTIONS = ("ab",)  # options whose guardrails switch a source back by themselves
 AB_SHARES = (0.25, 0.50, 1.00)
 # phased: (step name, source types that stream from that week on)

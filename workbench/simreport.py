@@ -240,3 +240,52 @@ def _settings_doc(settings: SimulationSettings) -> dict[str, Any]:
 def _num(value: Any) -> float | None:
     value = float(value)
     return None if value != value else value  # NaN -> None for JSON
+
+
+# The processor the design came from (docs/keda-semantics.md): receive 10, handle them one by
+# one, 60 s visibility never renewed, 2 s between batches, 10 s when empty, exit after 180 s idle.
+ORIGINAL_SERVICE = "uniform(5,7)"  # ~5-7 s per item with the small model
+ORIGINAL_PODS = {
+    "concurrency": 1,
+    "receive_batch_size": 10,
+    "visibility_timeout_s": 60.0,
+    "pause_between_batches_s": 2.0,
+    "pause_when_empty_s": 10.0,
+    "exit_after_idle_s": 180.0,
+    "renew_visibility": False,
+}
+HAZARD_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("original: receive 10, one by one, 60 s visibility", {}),
+    ("fix: renew visibility while working", {"renew_visibility": True}),
+    ("fix: receive only what can start (1)", {"receive_batch_size": 1}),
+)
+HAZARD_KEYS = (
+    "redeliveries",
+    "duplicate_processing",
+    "latency_p95_s",
+    "makespan_s",
+    "replica_seconds",
+    "items_per_replica_cv",
+)
+
+
+def processor_hazard(
+    runs: Sequence[tuple[float, Sequence[float]]],
+    settings: SimulationSettings,
+    service: str = ORIGINAL_SERVICE,
+) -> dict[str, Any]:
+    """The original processor's loop on these arrivals next to the two fixes: redeliveries
+    (a message whose visibility ran out while it waited in the pod's batch) and items processed
+    twice, with the latency and cost each variant pays; means and intervals over the seeds."""
+    base = PodSpec(startup=settings.startup, service=service, **ORIGINAL_PODS)
+    scaler = scaler_of(settings)
+    out = {}
+    for name, change in HAZARD_VARIANTS:
+        sim = simulate_day(runs, settings, scaler=scaler, pods=dataclasses.replace(base, **change))
+        out[name] = {key: sim[key] for key in HAZARD_KEYS}
+    return {
+        "service": service,
+        "pods": {**ORIGINAL_PODS, "startup": str(settings.startup)},
+        "seeds": settings.seeds,
+        "variants": out,
+    }

@@ -29,12 +29,13 @@ from workbench.simreport import SimulationSettings, replay_runs_arrivals, simula
 
 RATES: tuple[float | None, ...] = (None, 20.0, 10.0, 5.0, 2.0)
 DEFAULT_P95_SLACK = 0.10
+DEFAULT_PEAK_MARGIN = 0.20
 RULE = (
-    "Recommended send limit: the highest rate (no limit counts as the highest) whose replayed "
-    "10 s peak enqueue rate (mean of the runs) is below batch's on every recording, and whose "
-    "simulated mean p95 latency is at most {slack:.0%} above the unlimited one's on every "
-    "recording: the least throttling that still takes the spike off the queue without making "
-    "items wait noticeably longer."
+    "Recommended send limit: the highest rate (no limit counts as the highest) that, on every "
+    "recording, brings the replayed 10 s peak enqueue rate (mean of the runs) at least "
+    "{margin:.0%} below batch's and keeps the simulated mean p95 latency at most {slack:.0%} "
+    "above the unlimited one's: the least throttling that takes the spike off the queue by "
+    "more than the peak varies between runs, without making items wait noticeably longer."
 )
 # The simulated metrics the sweep keeps (simreport names).
 SIM_KEYS = (
@@ -137,7 +138,9 @@ def rate_table(sweep: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def recommend_rate(
-    sweeps: Sequence[Mapping[str, Any]], p95_slack: float = DEFAULT_P95_SLACK
+    sweeps: Sequence[Mapping[str, Any]],
+    p95_slack: float = DEFAULT_P95_SLACK,
+    peak_margin: float = DEFAULT_PEAK_MARGIN,
 ) -> dict[str, Any]:
     """The rate :data:`RULE` picks over the recordings' sweeps (same rates in each), with the
     numbers each candidate was judged on; ``rate`` is None only with no limit chosen, and
@@ -155,11 +158,12 @@ def recommend_rate(
             batch_peak = sweep["batch"]["peak_enqueue_rate_10s"]
             p95 = row["simulated"]["latency_p95_s"]["mean"]
             p95_none = unlimited["simulated"]["latency_p95_s"]["mean"]
-            below = row["peak_enqueue_rate_10s"] < batch_peak
+            below = row["peak_enqueue_rate_10s"] <= batch_peak * (1 - peak_margin)
             within = p95 is not None and p95_none is not None and p95 <= p95_none * (1 + p95_slack)
             judged[sweep["recording"]] = {
                 "peak_enqueue_rate_10s": row["peak_enqueue_rate_10s"],
                 "batch_peak_enqueue_rate_10s": batch_peak,
+                "peak_limit": batch_peak * (1 - peak_margin),
                 "peak_below_batch": below,
                 "latency_p95_s": p95,
                 "latency_p95_s_unlimited": p95_none,
@@ -173,8 +177,9 @@ def recommend_rate(
     order = sorted(candidates, key=lambda c: -(c["rate_limit_items_per_s"] or math.inf))
     chosen = next((c for c in order if c["meets_rule"]), None)
     return {
-        "rule": RULE.format(slack=p95_slack),
+        "rule": RULE.format(slack=p95_slack, margin=peak_margin),
         "p95_slack": p95_slack,
+        "peak_margin": peak_margin,
         "found": chosen is not None,
         "rate_limit_items_per_s": (chosen or order[-1])["rate_limit_items_per_s"],
         "rate": rate_label((chosen or order[-1])["rate_limit_items_per_s"]),

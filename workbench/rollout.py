@@ -259,7 +259,8 @@ async def run_rollout(
             "content_hashes_lost": len(lost),
             "content_hashes_unexpected": len(unexpected),
             "content_hashes_queued_twice": doc["total"]["content_hashes_queued_twice"],
-            "runs": doc["runs"],
+            # The runs without their message lists (the counts and times above come from them).
+            "runs": [{k: v for k, v in r.items() if k != "messages"} for r in doc["runs"]],
             "end": doc["end"],
         }
         step_docs.append(step_doc)

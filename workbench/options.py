@@ -17,7 +17,11 @@ import math
 
 from sim import Distribution, parse_distribution
 
+# Replay speeds by purpose, written once: a replay against storage (replay, report, rollout);
+# a quick look at a recording without storage (inspect); a processor in production (real time).
 DEFAULT_REPLAY_SPEED = 20.0
+INSPECT_SPEED = 100.0
+PROCESSOR_SPEED = 1.0
 DEFAULT_SERVICE_TIME = "lognormal(mean=6,sd=2)"
 
 _SERVICE_FORMS = "constant(6), exponential(mean=6), lognormal(mean=6,sd=2), uniform(2,10)"

@@ -54,6 +54,7 @@ from pipeline.messages import (
 )
 from pipeline.sources import SourceStats, collect_source
 from pipeline.storage import BlobStore, QueueAdapter
+from pipeline.validators import Validators, load_validators, save_validators
 
 __all__ = [
     "CollectorOptions",
@@ -209,6 +210,7 @@ class _Run:
         self.seen_history = SeenKeys()
         self.seen_run = SeenKeys()
         self.stats = {s.name: SourceStats(name=s.name, type=s.type) for s in self.sources}
+        self.validators = Validators()  # conditional requests: read before, written after
         self.collected: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
         self.records: list[MessageRecord] = []
@@ -328,7 +330,9 @@ class _Run:
     async def read_source(self, source: SourceConfig) -> Any:
         """The source's items, each with the stamp of when it was parsed (its schedule time)."""
         async with contextlib.aclosing(
-            collect_source(self.client, source, self.clock, self.stats[source.name])
+            collect_source(
+                self.client, source, self.clock, self.stats[source.name], self.validators
+            )
         ) as items:
             async for item in items:
                 stamp = _Stamp.at(self.clock.task_time())
@@ -457,8 +461,8 @@ async def collect_run(
     # queue answers (a dead queue fails here, before any source is read) and create the
     # collection blob, so the first item pays for none of these.
     wall_start = asyncio.get_running_loop().time()
-    run.seen_history, _, _ = await asyncio.gather(
-        history.load(started), queue.approximate_count(), run.ensure_blob()
+    run.seen_history, _, _, run.validators = await asyncio.gather(
+        history.load(started), queue.approximate_count(), run.ensure_blob(), load_validators(store)
     )
     history_wall = asyncio.get_running_loop().time() - wall_start
     modes = Counter(run.mode_of(s) for s in sources)
@@ -473,6 +477,7 @@ async def collect_run(
     await run.run()
     elapsed = max([run.end_s, *(r.enqueued_at for r in run.records)])
     run.log_progress()
+    await save_validators(store, run.validators)  # only after everything was queued and stored
     # TTL cleanup (the design's risk of history growing without bound), after the run's own
     # writes so that it never competes with them.
     removed = await history.cleanup(started)

@@ -16,6 +16,7 @@ from pipeline.sources._http import Fetcher, SourceFetchError
 from pipeline.sources._mastodon import collect_mastodon
 from pipeline.sources._reddit import collect_reddit
 from pipeline.sources._stats import SourceStats
+from pipeline.validators import Validators
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,17 @@ _COLLECTORS: dict[str, Callable[..., AsyncGenerator[ContentItem, None]]] = {
 
 
 async def collect_source(
-    client: httpx.AsyncClient, source: SourceConfig, clock: Clock, stats: SourceStats
+    client: httpx.AsyncClient,
+    source: SourceConfig,
+    clock: Clock,
+    stats: SourceStats,
+    validators: Validators | None = None,
 ) -> AsyncGenerator[ContentItem, None]:
-    """Yield the accepted items of one source; failures end it and are counted in ``stats``."""
-    fetcher = Fetcher(client, source, clock, stats)
+    """Yield the accepted items of one source; failures end it and are counted in ``stats``.
+
+    ``validators``: send the previous run's ETag / Last-Modified (feeds) and keep what this
+    run receives (``pipeline.validators``)."""
+    fetcher = Fetcher(client, source, clock, stats, validators)
     collector = _COLLECTORS[source.type](fetcher, source, clock, stats)
     started = clock.task_time()
     try:

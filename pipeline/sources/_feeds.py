@@ -10,7 +10,7 @@ What reaches feedparser and what comes out of it:
   (its own encoding detection), so UTF-16, EBCDIC or UTF-7 bodies cannot hide a declaration.
 * **Ids and links.** An entry's id is its id (guid), else its link, else its enclosure link,
   else a stable hash of its title, body and date, as feed readers do; only an entry with none
-  of these is rejected (``no_id``). Its URL is a web (http/https) link: the link, else an
+  of these is rejected (``no_id``). An entry with no title takes its body's first words. Its URL is a web (http/https) link: the link, else an
   alternate link, else the enclosure; a guid that is not a URL gives none.
 * **Empty feeds.** A clean feed with no entries is a warning ``empty`` (a quiet feed), a feed
   that the parser recovered but that gave no entries is a ``parse`` error that says so, and a
@@ -43,7 +43,7 @@ from pipeline.items import ContentItem
 from pipeline.sources._common import criteria_rejection
 from pipeline.sources._http import Fetched, Fetcher, SourceFetchError, http_date
 from pipeline.sources._stats import SourceStats
-from pipeline.sources._text import html_to_text
+from pipeline.sources._text import first_line_title, html_to_text
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ def _item(
         stats.reject("no_id")
         return None
     title, body, truncated = _capped(raw_title, raw_body, source.max_item_chars)
+    title = title or first_line_title(body)  # RSS allows an item with only a description
     if truncated:
         stats.warnings["truncated"] += 1
     reason = criteria_rejection(source.criteria, title, body)

@@ -10,8 +10,8 @@ What reaches feedparser and what comes out of it:
   (its own encoding detection), so UTF-16, EBCDIC or UTF-7 bodies cannot hide a declaration.
 * **Ids and links.** An entry's id is its id (guid), else its link, else its enclosure link,
   else a stable hash of its title, body and date, as feed readers do; only an entry with none
-  of these is rejected (``no_id``). An entry with no title takes its body's first words. Its URL is a web (http/https) link: the link, else an
-  alternate link, else the enclosure; a guid that is not a URL gives none.
+  of these is rejected (``no_id``). An entry with no title takes its body's first words. Its URL is a web (http/https) link: the link (an
+  alternate link first), else the enclosure; a guid that is not a URL gives none.
 * **Empty feeds.** A clean feed with no entries is a warning ``empty`` (a quiet feed), a feed
   that the parser recovered but that gave no entries is a ``parse`` error that says so, and a
   document that is no feed at all is a ``parse`` error naming its root element.
@@ -245,15 +245,15 @@ def _entry_id(entry: Any, base: str, raw_title: str, raw_body: str) -> str:
 
 
 def _entry_url(entry: Any, base: str) -> str:
-    """A web link for the entry: its link (not a guid that is no URL), an alternate link, or
-    its enclosure; empty when it has none."""
+    """A web link for the entry: its link (feedparser's pick, the alternate link first; not a
+    guid that is no URL), else its enclosure; empty when it has none."""
     link = str(entry.get("link") or "").strip()
     from_guid = bool(entry.get("guidislink")) and link == str(entry.get("id") or "").strip()
     if link and not (from_guid and not _is_web_url(link)):
         resolved = _web_url(link, base)
         if resolved:
             return resolved
-    return _link_of(entry, base, "alternate") or _link_of(entry, base, "enclosure")
+    return _link_of(entry, base, "enclosure")
 
 
 def _link_of(entry: Any, base: str, rel: str) -> str:

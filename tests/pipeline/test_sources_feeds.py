@@ -206,6 +206,7 @@ async def test_a_guid_that_is_not_a_url_gives_no_url() -> None:
         ),
         ("https://opaque.example/posts/4", "https://opaque.example/posts/4"),
         ("id-5", "https://opaque.example/posts/5"),  # a relative <link> resolves
+        ("xyz", "https://opaque.example/posts/6"),  # the guid took the link; the alternate
     ]
     # No URL means no link key: two items with opaque guids are not the same story.
     assert [k for k in items[0].dedup_keys() if k.startswith("url:")] == []

@@ -416,6 +416,8 @@ class _Run:
                     self.run_batch_group(batch),
                     *(self.run_streaming_source(s, outbox) for s in streaming),
                 )
+                if outbox.empty():  # nothing new at all (duplicates, 304s): no first send comes
+                    self._first_sent.set()
                 for _ in senders:
                     await outbox.put(None)
                 await asyncio.gather(*senders)

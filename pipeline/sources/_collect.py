@@ -62,12 +62,13 @@ async def collect_source(
         await collector.aclose()
     log.info(
         "source_done source=%s type=%s requests=%d accepted=%d rejected=%d errors=%s "
-        "duration_s=%.2f",
+        "warnings=%s duration_s=%.2f",
         source.name,
         source.type,
         stats.requests,
         stats.accepted,
         sum(stats.rejections.values()),
         dict(stats.errors) or "{}",
+        dict(stats.warnings) or "{}",
         clock.task_time() - started,
     )

@@ -6,6 +6,7 @@ conditional requests. Faults and servers live at the transport seam (``MockTrans
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +17,10 @@ import pytest
 
 from pipeline.clock import Clock, InstantClock
 from pipeline.config import SourceConfig, parse_sources
+from pipeline.errors import ReplayError
 from pipeline.har import ReplayTransport
 from pipeline.items import ContentItem
-from pipeline.recording import collect_sources
+from pipeline.recording import Recording, collect_sources, first_item_limit_seconds
 from pipeline.sources import (
     MAX_REQUESTS_IN_FLIGHT,
     SourceStats,
@@ -369,3 +371,51 @@ def test_validators_round_trip_and_unreadable_blobs_count_as_none() -> None:
     }
     assert Validators.from_json({"format": "something-else"}).previous == {}
     assert Validators.from_json([1, 2]).previous == {}
+
+
+# -- many sources: what the HTTP stack needs, and the per-source first-item replay -------------
+def test_the_http_stack_finds_sniffio() -> None:
+    """httpcore imports sniffio on every request; without it each import fails, slowly."""
+    assert importlib.util.find_spec("sniffio") is not None
+
+
+def _answer(url: str, title: str, time_ms: float) -> dict[str, Any]:
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+        f"<title>{title}</title><link>{url}#{time_ms}</link></item></channel></rss>"
+    )
+    return {
+        "startedDateTime": "2024-05-14T00:00:00.000Z",
+        "time": time_ms,
+        "request": {"method": "GET", "url": url},
+        "response": {
+            "status": 200,
+            "headers": [{"name": "content-type", "value": "application/rss+xml"}],
+            "content": {"mimeType": "application/rss+xml", "text": body},
+        },
+    }
+
+
+def test_first_item_limit_replays_each_source_alone(tmp_path: Path) -> None:
+    """Two sources of one URL recorded twice (1 s, then 3 s): replayed alone, each gets the
+    first answer, as if it were the only source; a source with no answer names the URL."""
+    url = "https://same.example/feed"
+    entries = [
+        _answer(url, "The first answer of two", 1000),
+        _answer(url, "The second answer", 3000),
+    ]
+    (tmp_path / "run-000.har").write_text(json.dumps({"log": {"entries": entries}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"runs": []}))
+    config = {
+        "sources": [
+            {"name": "a", "type": "rss", "url": url},
+            {"name": "b", "type": "rss", "url": url},
+        ]
+    }
+    (tmp_path / "sources.yaml").write_text(json.dumps(config))
+    recording = Recording.open(tmp_path)
+    assert first_item_limit_seconds(recording, 0) == (1.0, {"a": 1.0, "b": 1.0})
+    config["sources"].append({"name": "c", "type": "rss", "url": "https://same.example/feeds"})
+    (tmp_path / "sources.yaml").write_text(json.dumps(config))
+    with pytest.raises(ReplayError, match=r"no recorded answer .*closest recorded: " + url):
+        first_item_limit_seconds(Recording.open(tmp_path), 0)

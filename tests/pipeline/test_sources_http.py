@@ -120,21 +120,33 @@ def test_a_bound_below_one_is_refused() -> None:
 
 
 # -- rate-limit headers -----------------------------------------------------------------------
-@pytest.mark.anyio
-async def test_a_low_reddit_budget_spreads_the_remaining_requests_over_the_window() -> None:
-    clock = InstantClock()
+def timed_server(
+    clock: Clock, answer: Callable[[int], httpx.Response]
+) -> tuple[list[float], Callable[[httpx.Request], httpx.Response]]:
+    """A server answering its n-th request (from 1) with ``answer(n)``; the start times."""
     starts: list[float] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         starts.append(clock.now())
-        remaining = 3 - (len(starts) - 1)  # 3, 2, 1, 0 of a limit of 100
+        return answer(len(starts))
+
+    return starts, handler
+
+
+@pytest.mark.anyio
+async def test_a_low_reddit_budget_spreads_the_remaining_requests_over_the_window() -> None:
+    clock = InstantClock()
+
+    def answer(n: int) -> httpx.Response:
+        remaining = 3 - (n - 1)  # 3, 2, 1, 0 of a limit of 100
         headers = {
             "x-ratelimit-remaining": f"{remaining:.1f}",
             "x-ratelimit-used": str(100 - remaining),
             "x-ratelimit-reset": f"{60 - clock.now():g}",  # the window ends at t=60
         }
-        return httpx.Response(200, json=listing(f"t3_{len(starts)}"), headers=headers)
+        return httpx.Response(200, json=listing(f"t3_{n}"), headers=headers)
 
+    starts, handler = timed_server(clock, answer)
     source = sources(
         {"name": "r", "type": "reddit", "subreddit": "x", "pages": 4, "requests_per_minute": 600}
     )[0]
@@ -148,17 +160,10 @@ async def test_a_low_reddit_budget_spreads_the_remaining_requests_over_the_windo
 @pytest.mark.anyio
 async def test_a_full_budget_does_not_slow_anything() -> None:
     clock = InstantClock()
-    starts: list[float] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        starts.append(clock.now())
-        headers = {
-            "x-ratelimit-remaining": "95.0",
-            "x-ratelimit-used": "5",
-            "x-ratelimit-reset": "600",
-        }
-        return httpx.Response(200, json=listing(f"t3_{len(starts)}"), headers=headers)
-
+    full = {"x-ratelimit-remaining": "95.0", "x-ratelimit-used": "5", "x-ratelimit-reset": "600"}
+    starts, handler = timed_server(
+        clock, lambda n: httpx.Response(200, json=listing(f"t3_{n}"), headers=full)
+    )
     source = sources({"name": "r", "type": "reddit", "subreddit": "x", "pages": 3})[0]
     await collect(handler, source, clock)
     assert starts == [0.0, 1.0, 2.0]  # the politeness interval alone
@@ -168,21 +173,19 @@ async def test_a_full_budget_does_not_slow_anything() -> None:
 async def test_mastodon_reset_time_counts_from_the_response_date() -> None:
     """Mastodon sends the reset as a time: a recording from 2024 waits what it recorded."""
     clock = InstantClock()
-    starts: list[float] = []
+    spent = {
+        "date": "Tue, 14 May 2024 00:00:00 GMT",
+        "x-ratelimit-limit": "300",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": "2024-05-14T00:00:30.000Z",
+    }
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        starts.append(clock.now())
-        headers = {
-            "date": "Tue, 14 May 2024 00:00:00 GMT",
-            "x-ratelimit-limit": "300",
-            "x-ratelimit-remaining": "0",
-            "x-ratelimit-reset": "2024-05-14T00:00:30.000Z",
-        }
-        status = {"id": f"{100 - len(starts)}", "uri": f"https://m.example/s/{len(starts)}"}
-        return httpx.Response(
-            200, json=[{**status, "content": "<p>A toot of some length</p>"}], headers=headers
-        )
+    def answer(n: int) -> httpx.Response:
+        status = {"id": f"{100 - n}", "uri": f"https://m.example/s/{n}"}
+        toot = {**status, "content": "<p>A toot of some length</p>"}
+        return httpx.Response(200, json=[toot], headers=spent)
 
+    starts, handler = timed_server(clock, answer)
     source = sources(
         {"name": "m", "type": "mastodon", "instance": "https://m.example", "pages": 2}
     )[0]

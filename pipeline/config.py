@@ -71,8 +71,8 @@ class SourceConfig:
     backoff_max_s: float = _key(60.0, "float", common=True, minimum=0)
     max_retry_after_s: float = _key(120.0, "float", common=True, minimum=0)
     user_agent: str = _key("streaming-collection-workbench/0.1", "str", common=True)
-    # Title plus body of one item, in characters; longer text is cut (feeds: entity-free
-    # bodies can still carry megabytes in one entry).
+    # Title plus body of one item, in characters; longer text is cut (a feed entry or a Reddit
+    # selftext can carry megabytes).
     max_item_chars: int = _key(262_144, "int", common=True, minimum=1)
     # Send the previous run's ETag / Last-Modified (feeds); a 304 is an empty success.
     conditional_requests: bool = _key(True, "bool", common=True)

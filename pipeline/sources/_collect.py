@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Callable
 
@@ -10,7 +11,7 @@ import httpx
 from pipeline.clock import Clock
 from pipeline.config import SourceConfig
 from pipeline.errors import ReplayError
-from pipeline.items import ContentItem
+from pipeline.items import ContentItem, content_hash
 from pipeline.sources._feeds import collect_feed
 from pipeline.sources._http import Fetcher, SourceFetchError
 from pipeline.sources._mastodon import collect_mastodon
@@ -25,6 +26,23 @@ _COLLECTORS: dict[str, Callable[..., AsyncGenerator[ContentItem, None]]] = {
     "rss": collect_feed,
     "mastodon": collect_mastodon,
 }
+
+
+def within_cap(item: ContentItem, cap: int, stats: SourceStats) -> ContentItem:
+    """The item with at most ``cap`` characters of title plus body (every source type; feeds
+    cut earlier, before HTML is converted); a cut counts as a ``truncated`` warning."""
+    if len(item.title) + len(item.body) <= cap:
+        return item
+    stats.warnings["truncated"] += 1
+    title = item.title[:cap]
+    body = item.body[: cap - len(title)]
+    return dataclasses.replace(
+        item,
+        title=title,
+        body=body,
+        content_hash=content_hash(title, body),
+        metadata={**item.metadata, "truncated": True},
+    )
 
 
 async def collect_source(
@@ -43,7 +61,7 @@ async def collect_source(
     started = clock.task_time()
     try:
         async for item in collector:
-            yield item
+            yield within_cap(item, source.max_item_chars, stats)
     except ReplayError:
         raise
     except SourceFetchError as exc:

@@ -19,7 +19,7 @@ from pipeline.clock import Clock, InstantClock
 from pipeline.config import SourceConfig, parse_sources
 from pipeline.errors import ReplayError
 from pipeline.har import ReplayTransport
-from pipeline.items import ContentItem
+from pipeline.items import ContentItem, content_hash
 from pipeline.recording import Recording, collect_sources, first_item_limit_seconds
 from pipeline.sources import (
     MAX_REQUESTS_IN_FLIGHT,
@@ -422,3 +422,20 @@ def test_first_item_limit_replays_each_source_alone(tmp_path: Path) -> None:
     (tmp_path / "sources.yaml").write_text(json.dumps(config))
     with pytest.raises(ReplayError, match=r"no recorded answer .*closest recorded: " + url):
         first_item_limit_seconds(Recording.open(tmp_path), 0)
+
+
+@pytest.mark.anyio
+async def test_every_source_type_caps_item_text() -> None:
+    """A 4.4 MB Reddit selftext (issue 12) comes out at ``max_item_chars``, hash recomputed."""
+    post = {"name": "t3_big", "title": "A post with a huge body", "selftext": "x" * 4_400_000}
+    answer = {
+        "kind": "Listing",
+        "data": {"after": None, "children": [{"kind": "t3", "data": post}]},
+    }
+    items, stats = await collect(
+        lambda r: httpx.Response(200, json=answer), reddit(max_item_chars=5_000)
+    )
+    (item,) = items
+    assert (len(item.title), len(item.body)) == (23, 5_000 - 23)
+    assert item.content_hash == content_hash(item.title, "x" * (5_000 - 23))
+    assert item.metadata["truncated"] is True and stats.warnings == {"truncated": 1}

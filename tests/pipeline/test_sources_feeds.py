@@ -116,6 +116,15 @@ async def test_harmless_entities_are_kept() -> None:
     assert [(i.title, i.body) for i in items] == [("Prices — today", "Text (c) 2024")]
 
 
+@pytest.mark.anyio
+async def test_a_doctype_naming_an_external_dtd_is_not_hostile() -> None:
+    items, stats = await collect_fixture("rss091_netscape.xml")
+    assert not stats.errors
+    assert [(i.title, i.url) for i in items] == [
+        ("An item of a feed from 1999", "https://old.example/1999/item")
+    ]
+
+
 def test_the_80kb_entity_feed_takes_little_memory_in_a_fresh_process() -> None:
     """Issue 12: the feed once took 105 s and 2.1 GB. A fresh interpreter collects it with its
     address space capped at 1 GiB (so an expansion fails fast instead of swapping)."""

@@ -61,8 +61,6 @@ class Fetched:
     body: bytes
 
     def json(self) -> Any:
-        import json
-
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -97,12 +95,13 @@ class _HostBudget:
             return 0.0
         if self.remaining < 1:
             return self.reset_at - now
+        left = self.remaining
+        self.remaining = left - 1  # until the response tells the server's count
         reserve = max(1.0, self.limit / 10) if self.limit else RATE_LIMIT_RESERVE
-        self.remaining -= 1
-        if self.remaining + 1 > reserve:
+        if left > reserve:
             return 0.0
         slot = max(now, self.next_slot)
-        self.next_slot = slot + (self.reset_at - slot) / (self.remaining + 1)
+        self.next_slot = slot + (self.reset_at - slot) / left  # even spacing to the reset
         return slot - now
 
 

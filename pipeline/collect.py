@@ -416,7 +416,9 @@ async def collect_run(inputs: RunInputs) -> RunMetrics:
     await run.run()
     elapsed = max([run.end_s, *(r.enqueued_at for r in run.tally.records)])
     run.log_progress()
-    await save_validators(inputs.store, run.validators)  # only after everything was queued and stored
+    await save_validators(
+        inputs.store, run.validators
+    )  # only after everything was queued and stored
     # TTL cleanup (the design's risk of history growing without bound), after the run's own
     # writes so that it never competes with them.
     removed = await inputs.history.cleanup(run.started_at)

@@ -182,7 +182,7 @@ async def test_mastodon_reset_time_counts_from_the_response_date() -> None:
 
     def answer(n: int) -> httpx.Response:
         status = {"id": f"{100 - n}", "uri": f"https://m.example/s/{n}"}
-        toot = {**status, "content": "<p>A toot of some length</p>"}
+        toot = {**status, "visibility": "public", "content": "<p>A toot of some length</p>"}
         return httpx.Response(200, json=[toot], headers=spent)
 
     starts, handler = timed_server(clock, answer)

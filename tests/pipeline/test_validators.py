@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from pipeline.clock import Clock
-from pipeline.collect import RunMetrics, collect_run
+from pipeline.collect import RunInputs, collect_run
 from pipeline.config import parse_sources
 from pipeline.errors import StorageError
 from pipeline.history import HistoryIndex
+from pipeline.metrics import RunMetrics
 from pipeline.storage import BlobStore, QueueAdapter, StorageAccount
 from pipeline.validators import VALIDATORS_BLOB
 
@@ -62,13 +63,15 @@ async def run_once(
     clock = Clock(100)
     async with httpx.AsyncClient(transport=httpx.MockTransport(server.handler)) as client:
         return await collect_run(
-            sources=SOURCES,
-            client=client,
-            queue=queue,
-            store=store,
-            history=HistoryIndex(store),
-            clock=clock,
-            started_at=started,
+            RunInputs(
+                sources=SOURCES,
+                client=client,
+                queue=queue,
+                store=store,
+                history=HistoryIndex(store),
+                clock=clock,
+                started_at=started,
+            )
         )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-Key = tuple[str, ...]
+Key = tuple[str | int, ...]
 
 
 def fmt(value: Any, digits: int = 2) -> str:

@@ -219,9 +219,15 @@ def test_metrics_are_the_result_files_numbers(study_run: StudyRun) -> None:
     assert metrics["recordings"][rec]["items_collected"] == explore["items_collected"]
     # The tiny recording: run 1 repeats run 0 but for one new post.
     assert replay["modes"]["streaming"]["runs"][1]["items_queued"] == 1
-    overlap = metrics["recordings"][rec]["runs"]["1"]["overlap"]
-    assert overlap["duplicates_seen_in_earlier_runs"] == 10
-    assert overlap["duplicates_within_run"] == 0
+    # Run 0: limited-feed serves rss-example's feed again (same guid, link and text); run 1:
+    # every item but the new post was seen in run 0, by all three keys.
+    runs = metrics["recordings"][rec]["runs"]
+    assert runs["0"]["overlap"]["duplicates_seen_in_earlier_runs"] == 0
+    assert runs["0"]["overlap"]["duplicates_within_run"] == 1
+    assert runs["0"]["overlap"]["duplicates_by_key"] == {"id": 1, "link": 1, "text": 1}
+    assert runs["1"]["overlap"]["duplicates_seen_in_earlier_runs"] == 10
+    assert runs["1"]["overlap"]["duplicates_within_run"] == 0
+    assert runs["1"]["overlap"]["duplicates_by_key"] == {"id": 10, "link": 10, "text": 10}
 
 
 # -- the report's form -----------------------------------------------------------------------

@@ -9,7 +9,10 @@ batch collection needs).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +46,26 @@ def explore_recordings(
     return doc
 
 
+@contextlib.contextmanager
+def _sources_quiet() -> Iterator[None]:
+    """Source errors are counted in the tables; three replays per run would log each thrice."""
+    logger = logging.getLogger("pipeline.sources")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def explore_recording(path: str | Path, speed: float = DEFAULT_SPEED) -> dict[str, Any]:
     """Per run: per-source counters, when each source's items became available, the first-item
     limit, and how the run's items overlap with earlier runs (by key kind)."""
-    recording = Recording.open(path)
+    with _sources_quiet():
+        return _explore(Recording.open(path), speed)
+
+
+def _explore(recording: Recording, speed: float) -> dict[str, Any]:
     runs = []
     for run in recording.runs:
         result = asyncio.run(replay_run(recording, run.index, Clock(speed)))

@@ -274,7 +274,7 @@ def replay_section(ctx: Context) -> Section:
                     lambda t, replay=replay: plots.latency_distribution(replay, t),
                     f"`replay-{rec}.json`: `modes.<mode>.runs[i].messages[j]` "
                     "(`processed_at - enqueued_at`)",
-                    note="Dashed lines: each mode's p95 over all items of all runs.",
+                    note="Dashed lines: each mode's p95 latency, the mean of its runs' p95.",
                 )
             )
         blocks.append(tables.per_run_table(rec, replay))

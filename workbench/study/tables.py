@@ -168,7 +168,7 @@ def per_run_table(rec: str, replay: dict[str, Any]) -> Table:
          "Peak enqueue rate (items/s)", "Latency p95 (s)"],
         rows,
         source=f"`replay-{rec}.json`: `modes.<mode>.runs[i]`",
-        numeric=[False, True, False, *[True] * 10],
+        numeric=[False, *[True] * 12],  # the start time too: it must not wrap
     )  # fmt: skip
 
 
@@ -373,26 +373,36 @@ def simulation_table(rec: str, simulation: dict[str, Any]) -> Table:
 def scale_events_table(
     rec: str, simulation: dict[str, Any], run_offsets_s: Sequence[float]
 ) -> Table:
-    """One seed's scale events per mode, with the run they belong to and the time into it."""
+    """One seed's scale events, a row per mode and run: when (seconds into the run), from how
+    many replicas to how many, and which loop (KEDA's poll or the HPA's sync)."""
     rows: list[list[Text]] = []
     for mode in MODES:
+        by_run: dict[int, list[Inline]] = {}
         shown = _get(simulation, ("scale_events", mode)) or {}
         for j, event in enumerate(shown.get("events", [])):
             run = max((i for i, o in enumerate(run_offsets_s) if o <= event["t"]), default=0)
             key: Key = ("simulation", rec, mode, "scale_events_seed", j)
-            rows.append(
-                [mode, Num((*key, "run"), run), Num((*key, "t_into_run_s"), event["t"] - run_offsets_s[run]),
-                 Num((*key, "from"), event["from"]), Num((*key, "to"), event["to"]), str(event["by"])]
-            )  # fmt: skip
+            cell = by_run.setdefault(run, [])
+            cell += [
+                *(["; "] if cell else []),
+                Num((*key, "t_into_run_s"), event["t"] - run_offsets_s[run]),
+                " s: ",
+                Num((*key, "from"), event["from"]),
+                " → ",
+                Num((*key, "to"), event["to"]),
+                f" ({event['by']})",
+            ]
+        for run, cell in sorted(by_run.items()):
+            rows.append([mode, Num(("simulation", rec, mode, "scale_event_runs", run), run), cell])
     seed = Num(
         ("simulation", rec, "timeline_seed"), _get(simulation, ("timeline", "batch", "seed"))
     )
     return Table(
-        ["Mode", "Run", "Time into run (s)", "From", "To", "By"],
+        ["Mode", "Run", "Scale events: time into the run, replicas from → to (loop)"],
         rows,
         source=f"`simulation-{rec}.json`: `scale_events.<mode>.events`",
         caption=["Scale events of seed ", seed],
-        numeric=[False, True, True, True, True, False],
+        numeric=[False, True, False],
     )
 
 
@@ -423,7 +433,7 @@ def recording_runs_table(rec: str, explore: dict[str, Any]) -> Table:
          "One source after another (s)"],
         rows,
         source="`explore.json`: `recordings.<rec>.runs[i]`",
-        numeric=[True, False, True, True, False, True, True, True, True],
+        numeric=[True, True, True, True, False, True, True, True, True],
     )  # fmt: skip
 
 

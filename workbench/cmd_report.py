@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +23,17 @@ from workbench.study.simulate import DEFAULT_STARTUP
 DEFAULT_RECORDINGS = (SHIPPED_RECORDING,)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
+        return value
 
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
+    return parse
 
 
 def _distribution(text: str) -> str:
@@ -69,17 +63,23 @@ def register(subparsers: Any) -> None:
     )
     add_speed_option(report)
     report.add_argument(
-        "--processors", type=_count, default=2, help="processor workers in the replay (default 2)"
+        "--processors",
+        type=_whole_number(0),
+        default=2,
+        help="processor workers in the replay (default 2)",
     )
     report.add_argument(
         "--processor-concurrency",
-        type=_positive_int,
+        type=_whole_number(1),
         default=4,
         help="messages per worker (replay) and per pod (simulation) at once (default 4)",
     )
     add_service_time_option(report)
     report.add_argument(
-        "--seed", type=_count, default=0, help="seed of the replay's service times (default 0)"
+        "--seed",
+        type=_whole_number(0),
+        default=0,
+        help="seed of the replay's service times (default 0)",
     )
     report.add_argument(
         "--startup",
@@ -88,7 +88,7 @@ def register(subparsers: Any) -> None:
         help=f"simulated pod start-up time (default {DEFAULT_STARTUP})",
     )
     report.add_argument(
-        "--seeds", type=_positive_int, default=5, help="simulation seeds per mode (default 5)"
+        "--seeds", type=_whole_number(1), default=5, help="simulation seeds per mode (default 5)"
     )
     report.add_argument(
         "--scaledobject", type=Path, default=SCALEDOBJECT, help="KEDA ScaledObject to simulate"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -87,64 +87,62 @@ def _mode_line(mode: str) -> dict[str, Any]:
     return {"color": MODE_COLOURS[mode], "lw": MODE_LINEWIDTHS[mode], "label": mode}
 
 
-def items_queued_over_time(replay: dict[str, Any], title: str) -> Figure:
-    """Cumulative items queued against time since the run started, one panel per run."""
+def _run_panels(
+    replay: dict[str, Any],
+    title: str,
+    ylabel: str,
+    draw: Callable[[Axes, str, dict[str, Any], int], None],
+) -> Figure:
+    """One panel per run (time since the run started), each mode drawn by ``draw(ax, mode,
+    run, index)``; y shared across panels so that runs compare."""
     runs_by_mode = {m: replay["modes"][m]["runs"] for m in MODES if m in replay["modes"]}
     count = max(len(r) for r in runs_by_mode.values())
     fig, axes = _figure(title, count, sharey=True)
     for i in range(count):
         ax = axes[i // axes.shape[1], i % axes.shape[1]]
-        limit = None
         for mode, runs in runs_by_mode.items():
-            if i >= len(runs):
-                continue
-            run = runs[i]
-            times = sorted(m["enqueued_at"] for m in run["messages"])
-            ax.step([0.0, *times], range(len(times) + 1), where="post", **_mode_line(mode))
-            limit = run.get("first_item_limit_seconds")
-            ax.set_title(_run_label(run), fontsize=10)
-        if limit is not None:
-            ax.axvline(limit, color="black", ls=":", lw=1, label="first-item limit")
+            if i < len(runs):
+                draw(ax, mode, runs[i], i)
+                ax.set_title(_run_label(runs[i]), fontsize=10)
         ax.set_xlabel(RUN_AXIS)
         if i % axes.shape[1] == 0:
-            ax.set_ylabel("items queued (cumulative)")
+            ax.set_ylabel(ylabel)
         ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     _legend(fig, axes[0, 0])
     _hide_unused(axes, count)
     return fig
+
+
+def items_queued_over_time(replay: dict[str, Any], title: str) -> Figure:
+    """Cumulative items queued against time since the run started, one panel per run; dotted:
+    the run's first-item limit."""
+
+    def draw(ax: Axes, mode: str, run: dict[str, Any], _: int) -> None:
+        times = sorted(m["enqueued_at"] for m in run["messages"])
+        ax.step([0.0, *times], range(len(times) + 1), where="post", **_mode_line(mode))
+        limit = run.get("first_item_limit_seconds")
+        if limit is not None and mode == MODES[-1]:
+            ax.axvline(limit, color="black", ls=":", lw=1, label="first-item limit")
+
+    return _run_panels(replay, title, "items queued (cumulative)", draw)
 
 
 def enqueue_rate(replay: dict[str, Any], title: str, bin_s: float = 2.0) -> Figure:
     """Items queued per second in ``bin_s`` bins against time since the run started."""
-    runs_by_mode = {m: replay["modes"][m]["runs"] for m in MODES if m in replay["modes"]}
-    count = max(len(r) for r in runs_by_mode.values())
-    fig, axes = _figure(title, count, sharey=True)
-    for i in range(count):
-        ax = axes[i // axes.shape[1], i % axes.shape[1]]
-        end = max(
-            (m["enqueued_at"] for runs in runs_by_mode.values() if i < len(runs)
-             for m in runs[i]["messages"]),
-            default=bin_s,
-        )  # fmt: skip
-        edges = np.arange(0.0, end + 2 * bin_s, bin_s)
-        for mode, runs in runs_by_mode.items():
-            if i >= len(runs):
-                continue
-            times = [m["enqueued_at"] for m in runs[i]["messages"]]
-            counts, _ = np.histogram(times, bins=edges)
-            ax.stairs(counts / bin_s, edges, **_mode_line(mode))
-            ax.set_title(_run_label(runs[i]), fontsize=10)
-        ax.set_xlabel(RUN_AXIS)
-        if i % axes.shape[1] == 0:
-            ax.set_ylabel(f"items queued per second ({bin_s:g} s bins)")
-        ax.set_xlim(left=0)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-    _legend(fig, axes[0, 0])
-    _hide_unused(axes, count)
-    return fig
+    ends = [
+        max((m["enqueued_at"] for mode in MODES if mode in replay["modes"]
+             for m in replay["modes"][mode]["runs"][i]["messages"]), default=bin_s)
+        for i in range(max(len(d["runs"]) for d in replay["modes"].values()))
+    ]  # fmt: skip
+
+    def draw(ax: Axes, mode: str, run: dict[str, Any], i: int) -> None:
+        edges = np.arange(0.0, ends[i] + 2 * bin_s, bin_s)
+        counts, _ = np.histogram([m["enqueued_at"] for m in run["messages"]], bins=edges)
+        ax.stairs(counts / bin_s, edges, **_mode_line(mode))
+
+    return _run_panels(replay, title, f"items queued per second ({bin_s:g} s bins)", draw)
 
 
 def per_source_throughput(replay: dict[str, Any], title: str) -> Figure:

@@ -21,13 +21,7 @@ from workbench.cli import main
 HAR = Path(__file__).resolve().parent.parent / "fixtures" / "har"
 
 SOURCES_YAML = """\
-defaults:
-  mode: streaming
-  requests_per_minute: 60
-  timeout_s: 30
-  max_response_bytes: 5242880
-  criteria: {min_title_chars: 10, min_body_chars: 0}
-sources:
+sources:  # the defaults: 60 requests a minute, titles of 10 characters at least
   - {name: reddit-python, type: reddit, subreddit: Python, sort: new, limit: 5, pages: 3,
      min_score: 0, base_url: "https://www.reddit.com"}
   - {name: fosstodon-python, type: mastodon, instance: "https://fosstodon.org",

@@ -2,18 +2,21 @@
 
 The replay JSON (``replay-{name}.json``, the document ``workbench replay --json`` writes, plus
 the settings it was made with) is reused when it is newer than every file of the recording and
-was made with the same settings; otherwise the replay runs (Azurite or the configured storage,
-as ``workbench replay``).
+was made with the same settings and the same code (a digest of ``pipeline/`` and the replay
+harness); otherwise the replay runs (Azurite or the configured storage, as ``workbench replay``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pipeline
 from pipeline.collect import CollectorOptions
+from workbench import replay as replay_harness
 from workbench.cmd_replay import run_replay
 from workbench.replay import MODES, ReplayOptions
 from workbench.study import _sync
@@ -22,6 +25,16 @@ from workbench.study._results import REPLAY_FILE, Results, recording_paths, show
 
 def _stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def code_digest() -> str:
+    """A digest of the code a replay runs: the pipeline package and the replay harness."""
+    root = Path(pipeline.__file__).parent
+    digest = hashlib.sha256()
+    for path in [*sorted(root.rglob("*.py")), Path(replay_harness.__file__)]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def replay_settings(
@@ -42,6 +55,7 @@ def replay_settings(
         "service_time": str(service_time),
         "seed": int(seed),
         "rate_limit_items_per_s": rate_limit,
+        "code": code_digest(),
     }
 
 

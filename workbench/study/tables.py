@@ -458,6 +458,7 @@ def overlap_table(rec: str, explore: dict[str, Any]) -> Table:
         rows,
         source="`explore.json`: `recordings.<rec>.runs[i].overlap` (an item may match by several "
         "keys)",
+        numeric=[True] * 9,
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 from sim import Distribution, parse_distribution
 
@@ -38,12 +39,30 @@ def replay_speed(text: str) -> float:
     return value
 
 
-def service_time(text: str) -> Distribution:
-    """``--service-time``: a distribution spec, parsed once."""
+def distribution(text: str) -> Distribution:
+    """A distribution spec (``--service-time``, ``--startup``), parsed once."""
     try:
         return parse_distribution(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+service_time = distribution
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def add_speed_option(

@@ -157,7 +157,7 @@ def _error_lines(stderr: str) -> list[str]:
             ("--service-time", "normal(1)"),
             "argument --service-time: distribution 'normal(1)': unknown distribution 'normal'",
         ),
-        (("--processors", "-1"), "argument --processors: must be >= 0"),
+        (("--processors", "-1"), "argument --processors: must be at least 0"),
         (("--mode", "nope"), "invalid choice: 'nope'"),
     ],
 )

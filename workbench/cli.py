@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "workbench.cmd_sources",
     "workbench.cmd_replay",
     "workbench.cmd_rollout",
+    "workbench.cmd_report",
     "workbench.cmd_sim",
     "workbench.cmd_process",
 )

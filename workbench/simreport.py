@@ -146,14 +146,11 @@ def simulate_day(
     replication per seed with random loop phases; every metric's mean and 95 % interval over
     the seeds (``{metric: {"mean", "ci_low", "ci_high", "n"}}``), the day-level summary
     (``sim.METRICS``) and :data:`PER_RUN` averaged over the runs."""
-    scaler = scaler or scaler_of(settings)
-    pods = pods or pods_of(settings)
-    times = [offset + t for offset, ts in runs for t in ts]
-    scenario = Scenario(arrivals=Times(times), pods=pods, scaler=scaler, timeline_interval_s=None)
+    day = day_scenario(runs, settings, scaler=scaler, pods=pods)
     offsets = [offset for offset, _ in runs]
     rows = []
     for seed in range(settings.seeds):
-        result = run(scenario, seed)
+        result = run(day, seed)
         rows.append({**result.summary(), **per_run_metrics(result, offsets)})
     return {name: interval([row[name] for row in rows]) for name in rows[0]}
 
@@ -205,13 +202,52 @@ def interval(values: Sequence[float], confidence: float = 0.95) -> dict[str, flo
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
 
 
+def read_replay_arrivals(replay_json: Path, mode: str) -> list[tuple[float, list[float]]]:
+    """:func:`replay_runs_arrivals` of ``mode`` in a replay JSON file (``ValueError`` naming
+    the file when it is not one)."""
+    try:
+        doc = json.loads(Path(replay_json).read_text())
+        runs = doc["modes"][mode]["runs"]
+        return replay_runs_arrivals(runs)
+    except FileNotFoundError:
+        raise ValueError(f"replay file not found: {replay_json}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{replay_json}: not valid JSON ({exc.msg})") from None
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{replay_json}: no runs of mode {mode!r} ({exc})") from None
+
+
+def scenario(
+    replay_json: Path, mode: str, settings: SimulationSettings, *, timeline: bool = True
+) -> Scenario:
+    """The scenario simulated for ``mode``: its replayed runs at their real offsets, our pods,
+    the ScaledObject with random loop phases (drawn per seed)."""
+    return day_scenario(read_replay_arrivals(replay_json, mode), settings, timeline=timeline)
+
+
+def day_scenario(
+    runs: Sequence[tuple[float, Sequence[float]]],
+    settings: SimulationSettings,
+    *,
+    scaler: ScalerSpec | None = None,
+    pods: PodSpec | None = None,
+    timeline: bool = False,
+) -> Scenario:
+    """One day of collection runs (``(offset_s, enqueue times)`` each) as a scenario."""
+    return Scenario(
+        arrivals=Times([offset + t for offset, ts in runs for t in ts]),
+        pods=pods or pods_of(settings),
+        scaler=scaler or scaler_of(settings),
+        timeline_interval_s=5.0 if timeline else None,
+    )
+
+
 def simulate_modes(
     replay_json: Path, modes: list[str], settings: SimulationSettings
 ) -> dict[str, Any]:
     """For each mode of the replay file: :func:`simulate_day` on its runs' arrivals."""
     try:
         scaler = scaler_of(settings)
-        doc = json.loads(Path(replay_json).read_text())
         out: dict[str, Any] = {
             "settings": _settings_doc(settings),
             "ignored_fields": list(scaler.ignored_fields),
@@ -220,9 +256,7 @@ def simulate_modes(
             "modes": {},
         }
         for mode in modes:
-            if mode not in doc.get("modes", {}):
-                raise ValueError(f"{replay_json}: no mode {mode!r}")
-            arrivals = replay_runs_arrivals(doc["modes"][mode]["runs"])
+            arrivals = read_replay_arrivals(replay_json, mode)
             out["modes"][mode] = simulate_day(arrivals, settings, scaler=scaler)
         return out
     except ValueError as exc:

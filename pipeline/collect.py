@@ -133,22 +133,31 @@ class _Stamp:
 
 
 class _RateLimiter:
-    """At most ``rate`` sends per recording second, spaced evenly on the run's timeline."""
+    """At most ``rate`` sends per recording second, spaced evenly on the run's timeline.
+
+    Senders take slots one at a time, each waiting from the slot granted before it: an item
+    parsed long ago (its stamp far behind on the timeline) waits only for the slots still
+    ahead. Waiting from its own stamp instead would sleep the whole queue of slots again for
+    every item, which a fast replay clock turns into minutes of wall time.
+    """
 
     def __init__(self, rate: float, clock: Clock) -> None:
         self._interval = 1.0 / rate
         self._clock = clock
         self._next = 0.0
+        self._last: _Stamp | None = None  # the last slot granted
+        self._lock = asyncio.Lock()
 
     async def acquire(self, stamp: _Stamp) -> _Stamp:
         """Wait for the next slot; returns the stamp of the moment the send may start."""
-        now = stamp.now()
-        slot = max(now, self._next)
-        self._next = slot + self._interval
-        if slot > now:
-            await self._clock.sleep(slot - now)
-            return _Stamp.at(slot)
-        return stamp
+        async with self._lock:
+            now = stamp.now() if self._last is None else max(stamp.now(), self._last.now())
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+            if slot > now:
+                await self._clock.sleep(slot - now)
+            self._last = _Stamp.at(slot)
+            return self._last
 
 
 class _Run:

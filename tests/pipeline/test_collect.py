@@ -475,6 +475,51 @@ async def test_rate_limit_spaces_streaming_sends(connection_string: str, unique_
     assert times[-1] - times[0] >= (count - 1) / rate * 0.95
 
 
+class _SleepTally(Clock):
+    """A replay clock that adds up the recording seconds every sleep asked for."""
+
+    def __init__(self, speed: float) -> None:
+        super().__init__(speed)
+        self.slept = 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept += max(seconds, 0.0)
+        await super().sleep(seconds)
+
+
+async def test_rate_limit_waits_once_per_slot_at_any_replay_speed(
+    connection_string: str, unique_name: str
+) -> None:
+    """The senders wait for the slots ahead of them, not again from each item's parse time: the
+    sleeps add up to the recorded latency plus one interval per item (a limiter that waits from
+    the item's stamp sleeps the queue of slots again for every item, ~count/2 intervals each)."""
+    count, rate, latency_s = 60, 10.0, 0.5
+    entries = [har_entry("https://flood.example/rss", rss_feed("flood.example", feed_items(
+        "flood.example", count)), time_ms=latency_s * 1000)]  # fmt: skip
+    srcs = sources({"name": "flood", "type": "rss", "url": "https://flood.example/rss"})
+    options = CollectorOptions(mode_override="streaming", rate_limit_items_per_s=rate)
+    clock = _SleepTally(speed=100)
+    async with StorageAccount(connection_string) as account:
+        async with fresh(account, unique_name) as (queue, store):
+            async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
+                metrics = await collect_run(
+                    RunInputs(
+                        sources=srcs,
+                        client=client,
+                        queue=queue,
+                        store=store,
+                        history=HistoryIndex(store),
+                        clock=clock,
+                        started_at=START,
+                        options=options,
+                    )  # fmt: skip
+                )
+    assert metrics.items_queued == count
+    # Slots from the first item on: (count - 1) intervals after it, plus the latency before.
+    assert clock.slept <= latency_s + count / rate + 1.0, clock.slept
+    assert metrics.time_to_last_item_queued_seconds >= latency_s + (count - 1) / rate * 0.95
+
+
 # -- 6: claim check --------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", MODES)
 async def test_huge_item_goes_through_a_claim_check(

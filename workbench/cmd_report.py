@@ -20,11 +20,18 @@ from workbench.options import (
     distribution,
     whole_number,
 )
-from workbench.paths import REPORTS, SCALEDOBJECT, SHIPPED_RECORDING
+from workbench.paths import (
+    DESIGN_SCALE_RECORDING,
+    FAULT_RECORDING,
+    REPORTS,
+    SCALEDOBJECT,
+    SHIPPED_RECORDING,
+)
 from workbench.study.simulate import DEFAULT_STARTUP
 
 # The recordings the report covers unless --recording is given.
-DEFAULT_RECORDINGS = (SHIPPED_RECORDING,)
+DEFAULT_RECORDINGS = (SHIPPED_RECORDING, DESIGN_SCALE_RECORDING)
+DEFAULT_SEEDS = 20  # KEDA's loop phases are drawn per seed
 
 
 def register(subparsers: Any) -> None:
@@ -72,7 +79,23 @@ def register(subparsers: Any) -> None:
         help=f"simulated pod start-up time (default {DEFAULT_STARTUP})",
     )
     report.add_argument(
-        "--seeds", type=whole_number(1), default=5, help="simulation seeds per mode (default 5)"
+        "--seeds",
+        type=whole_number(1),
+        default=DEFAULT_SEEDS,
+        help=f"simulation seeds per scenario, each with its own loop phases (default {DEFAULT_SEEDS})",
+    )
+    add_speed_option(
+        report,
+        default=50.0,
+        what="rollout steps' and send-limit sweep's replay",
+        flag="--rollout-speed",
+    )
+    report.add_argument(
+        "--fault-recording",
+        type=Path,
+        default=FAULT_RECORDING,
+        metavar="DIR",
+        help=f"the A/B guardrail's fault case (default {FAULT_RECORDING.name})",
     )
     report.add_argument(
         "--scaledobject", type=Path, default=SCALEDOBJECT, help="KEDA ScaledObject to simulate"
@@ -102,6 +125,9 @@ def report_parameters(args: argparse.Namespace, recordings: list[Path]) -> dict[
         "seed": args.seed,
         "use_cached_replay": not args.no_cache,
         "seeds": args.seeds,
+        "tune_seeds": args.seeds,
+        "rollout_speed": float(args.rollout_speed),
+        "fault_recording": str(Path(args.fault_recording).resolve()),
         "startup": str(args.startup),
         "scaledobject": str(Path(args.scaledobject).resolve()),
     }
@@ -116,6 +142,7 @@ def _report(args: argparse.Namespace) -> int:
     recordings = recording_paths(args.recording or list(DEFAULT_RECORDINGS))
     for recording in recordings:
         Recording.open(recording)  # a bad folder is reported before any notebook runs
+    Recording.open(args.fault_recording)
     if not Path(args.scaledobject).is_file():
         raise WorkbenchError(f"ScaledObject not found: {args.scaledobject}")
     start = time.monotonic()

@@ -66,10 +66,14 @@ def whole_number(minimum: int) -> Callable[[str], int]:
 
 
 def add_speed_option(
-    parser: argparse.ArgumentParser, *, default: float = DEFAULT_REPLAY_SPEED, what: str = "replay"
+    parser: argparse.ArgumentParser,
+    *,
+    default: float = DEFAULT_REPLAY_SPEED,
+    what: str = "replay",
+    flag: str = "--speed",
 ) -> None:
     parser.add_argument(
-        "--speed",
+        flag,
         type=replay_speed,
         default=default,
         metavar="S",

@@ -34,11 +34,16 @@ from workbench.report import (
     improvement,
     plain,
 )
-from workbench.study import tables
+from workbench.study import rollout_sections, tables
 from workbench.study._results import (
     EXPLORE_FILE,
+    HAZARD_FILE,
+    RATE_FILE,
+    RECOMMENDATION_FILE,
     REPLAY_FILE,
+    ROLLOUT_FILE,
     SIMULATION_FILE,
+    TUNING_FILE,
     WRITTEN_BY,
     Results,
     recording_paths,
@@ -216,7 +221,7 @@ def replay_section(ctx: Context) -> Section:
                 ]
             ),
             tables.comparison_table(rec, replay, sim),
-            tables.criteria_table(rec, replay),
+            tables.criteria_table(rec, replay, criteria_of(ctx, rec)),
             _figure(
                 f"{rec}-items-queued",
                 [
@@ -295,7 +300,7 @@ def simulation_section(ctx: Context) -> Section:
         offsets = run_offsets_s(replay)
         depth = [_sim_num(rec, sim, m, "peak_queue_depth") for m in MODES]
         replicas = [_sim_num(rec, sim, m, "max_replicas") for m in MODES]
-        ttfp = [_sim_num(rec, sim, m, "time_to_first_item_processed_s") for m in MODES]
+        ttfp = [_sim_num(rec, sim, m, "run_first_item_processed_s") for m in MODES]
         p95 = [_sim_num(rec, sim, m, "latency_p95_s") for m in MODES]
         timeline_seed = Num((*key, "timeline_seed"), sim["timeline"][MODES[0]]["seed"])
         queue_title: list[Inline] = [
@@ -331,7 +336,12 @@ def simulation_section(ctx: Context) -> Section:
                     Num((*key, "concurrency"), st["concurrency"]),
                     f" messages at once, each in `{st['service']}` s; ",
                     seeds,
-                    " seeds.",
+                    " seeds. Each run's arrivals start at the run's real offset from the first "
+                    "(its start time in the recording). KEDA's poll and the HPA's sync phases are "
+                    "drawn per seed, uniform over their periods: ",
+                    sim.get("phases_why", ""),
+                    " Per-run metrics are measured from each run's start (or its first item "
+                    "queued) and averaged over the runs of a seed.",
                 ]
             ),
             tables.simulation_table(rec, sim),
@@ -363,7 +373,7 @@ def simulation_section(ctx: Context) -> Section:
 
 
 SEED_METRICS = (
-    ("time_to_first_item_processed_s", "time to first item processed (s)"),
+    ("run_first_item_processed_s", "time to first item processed, mean of runs (s)"),
     ("latency_p95_s", "end-to-end latency p95 (s)"),
 )
 
@@ -396,6 +406,12 @@ SECTIONS: list[SectionSpec] = [
     SectionSpec("recordings", recordings_section, (EXPLORE_FILE,)),
     SectionSpec("replay", replay_section, (REPLAY_FILE,)),
     SectionSpec("simulation", simulation_section, (REPLAY_FILE, SIMULATION_FILE)),
+    SectionSpec("rollout", rollout_sections.rollout_section, (ROLLOUT_FILE,), optional=True),
+    SectionSpec("rate_limit", rollout_sections.rate_limit_section, (RATE_FILE,), optional=True),
+    SectionSpec(
+        "hazards", rollout_sections.hazard_section, (HAZARD_FILE, RATE_FILE), optional=True
+    ),
+    SectionSpec("tuning", rollout_sections.tuning_section, (TUNING_FILE,), optional=True),
 ]
 
 
@@ -435,12 +451,10 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "first_item_processed_simulated",
-        "Time to first item processed (simulated, mean of seeds)",
+        "Time to first item processed from each run's start (simulated, mean of seeds)",
         "s",
         "lower",
-        lambda ctx, rec, m: _sim_num(
-            rec, _simulated(ctx, rec), m, "time_to_first_item_processed_s"
-        ),
+        lambda ctx, rec, m: _sim_num(rec, _simulated(ctx, rec), m, "run_first_item_processed_s"),
     ),
 ]
 
@@ -449,9 +463,17 @@ HEADLINES: list[Headline] = [
 REQUIRED_CRITERIA = ("first_item", "no_duplicates", "failing_source")
 
 
+def criteria_of(ctx: Context, rec: str) -> list[tables.Criterion]:
+    """The success criteria of ``rec``: the replay's, with those the rollout study settles
+    (when its results are there) in their place."""
+    return rollout_sections.merge_criteria(
+        tables.success_criteria(rec, ctx.replay(rec)), rollout_sections.study_criteria(ctx, rec)
+    )
+
+
 def summary_section(ctx: Context) -> Section:
     """The decision and the numbers it rests on, from the results of every recording."""
-    criteria = {rec: tables.success_criteria(rec, ctx.replay(rec)) for rec in ctx.recordings}
+    criteria = {rec: criteria_of(ctx, rec) for rec in ctx.recordings}
     required_ok = all(
         c.verdict in ("PASS", "-")
         for cs in criteria.values()
@@ -465,6 +487,7 @@ def summary_section(ctx: Context) -> Section:
 
     decision = "Move the collector to streaming." if required_ok else "Keep batch for now."
     blocks: list[Block] = [
+        *rollout_sections.recommendation_blocks(ctx),
         Paragraph(
             [
                 f"**Recommendation: {decision}** Rule: streaming is recommended when, on every "
@@ -485,10 +508,16 @@ def summary_section(ctx: Context) -> Section:
         blocks.append(Paragraph("Conditions before the rollout (criteria that fail):"))
         blocks.append(Bullets([[f"{rec}: ", c.name, " - ", c.evidence] for rec, c in failing]))
     if not_run:
+        undecided = (
+            ""
+            if ctx.results.exists(RECOMMENDATION_FILE)
+            else "Not decided by this report yet: the rollout option, the send rate limit and "
+            "the scaler settings; "
+        )
         blocks.append(
             Paragraph(
-                "Not decided by this report yet: the rollout option, the send rate limit and the "
-                "scaler settings; criteria not evaluated: "
+                undecided
+                + "criteria not evaluated: "
                 + "; ".join(plain(name) for name in not_run.values())
                 + "."
             )

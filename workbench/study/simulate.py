@@ -13,7 +13,13 @@ from typing import Any
 from sim import simulate
 from workbench.errors import WorkbenchError
 from workbench.replay import MODES
-from workbench.simreport import SimulationSettings, scenario, simulate_modes
+from workbench.simreport import (
+    SimulationSettings,
+    per_run_metrics,
+    read_replay_arrivals,
+    scenario,
+    simulate_modes,
+)
 from workbench.study._results import REPLAY_FILE, SIMULATION_FILE, Results, recording_paths
 
 DEFAULT_STARTUP = "lognormal(mean=30,sd=10)"  # pod start-up time the report simulates (s)
@@ -60,8 +66,15 @@ def simulate_recording(
             result = simulate(scenario(replay_json, mode, settings), seeds)
         except ValueError as exc:
             raise WorkbenchError(f"simulation: {exc}") from None
+        offsets = [offset for offset, _ in read_replay_arrivals(replay_json, mode)]
         doc["per_seed"][mode] = [
-            {"seed": run.seed, **{k: _num(v) for k, v in run.summary().items()}}
+            {
+                "seed": run.seed,
+                **{
+                    k: _num(v)
+                    for k, v in {**run.summary(), **per_run_metrics(run, offsets)}.items()
+                },
+            }
             for run in result.runs
         ]
         shown = result.runs[TIMELINE_SEED]

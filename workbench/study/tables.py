@@ -333,10 +333,14 @@ NOT_EVALUATED = (
 )
 
 
-def criteria_table(rec: str, replay: dict[str, Any]) -> Table:
+def criteria_table(
+    rec: str, replay: dict[str, Any], criteria: Sequence[Criterion] | None = None
+) -> Table:
+    """The criteria (default: the replay's own) as a table."""
+    shown = success_criteria(rec, replay) if criteria is None else criteria
     return Table(
         ["Criterion", "Result", "Evidence"],
-        [[c.name, c.verdict, c.evidence] for c in success_criteria(rec, replay)],
+        [[c.name, c.verdict, c.evidence] for c in shown],
         source=f"`replay-{rec}.json`: `modes.<mode>.total`, `modes.<mode>.runs[i]`",
         numeric=[False, False, False],
     )

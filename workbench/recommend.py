@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workbench.rollout import ACTING_OPTIONS, OPTION_NAMES, OPTIONS
+from workbench.rollout import ACTING_OPTIONS, OPTION_SHORT, OPTIONS
 
 OPTION_RULE = (
     "An option qualifies when no step of it lost, doubled or invented a content hash on any "
@@ -129,6 +129,8 @@ def recommend(
             "items_per_s": rate["rate_limit_items_per_s"],
             "found": rate["found"],
             "rule": rate["rule"],
+            "peak_margin": rate.get("peak_margin"),
+            "p95_slack": rate.get("p95_slack"),
             "candidates": rate["candidates"],
         },
         "scaler": {
@@ -142,6 +144,9 @@ def recommend(
             else {k: [rec.get(f"{k}_ci_low"), rec.get(f"{k}_ci_high")] for k in keys},
             "shipped_numbers": {k: tuning.get("shipped", {}).get(k) for k in keys},
             "shipped_position": tuning.get("shipped_position"),
+            "caveats": scaler_caveats(
+                None if rec is None else {k: rec[k] for k in (shipped or {})}
+            ),
         },
     }
 
@@ -149,10 +154,21 @@ def recommend(
 def headline(recommendation: Mapping[str, Any]) -> str:
     """The recommendation in one sentence."""
     choice = recommendation["option"]["choice"]
-    option = OPTION_NAMES[choice] if choice else "none of the options"
+    option = OPTION_SHORT[choice] if choice else "none of the options (each lost or doubled items)"
     rate = recommendation["rate_limit"]["choice"]
     scaler = recommendation["scaler"]["choice"]
     setting = ", ".join(f"{k} {v}" for k, v in (scaler or {}).items()) or "the shipped setting"
-    return (
-        f"Roll out by {option}, with a streaming send limit of {rate} and the scaler at {setting}."
-    )
+    return f"Roll out {option}, with a streaming send limit of {rate} and the scaler at {setting}."
+
+
+def scaler_caveats(setting: Mapping[str, Any] | None) -> list[str]:
+    """What a reader should know before applying the setting."""
+    out = []
+    activation = (setting or {}).get("activationQueueLength")
+    if activation:
+        out.append(
+            f"with activationQueueLength {activation}, KEDA stays at zero replicas while {activation} "
+            f"or fewer messages wait: a run that queues {activation} or fewer new items is "
+            "processed only when a later run adds more (8 h later)"
+        )
+    return out

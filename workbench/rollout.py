@@ -51,6 +51,7 @@ OPTION_NAMES = {
     "phased": "phased by source (Reddit, then RSS, then Mastodon)",
     "ab": "A/B by a stable hash of the source name, with guardrails",
 }
+OPTION_SHORT = {"big-bang": "big bang", "phased": "phased by source", "ab": "A/B with guardrails"}
 ACTING_OPTIONS = ("ab",)  # options whose guardrails switch a source back by themselves
 AB_SHARES = (0.25, 0.50, 1.00)
 # phased: (step name, source types that stream from that week on)

@@ -289,9 +289,9 @@ ORIGINAL_PODS = {
     "renew_visibility": False,
 }
 HAZARD_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("original: receive 10, one by one, 60 s visibility", {}),
-    ("fix: renew visibility while working", {"renew_visibility": True}),
-    ("fix: receive only what can start (1)", {"receive_batch_size": 1}),
+    ("original (10 at once, 60 s)", {}),
+    ("fix: renew visibility", {"renew_visibility": True}),
+    ("fix: receive 1 at a time", {"receive_batch_size": 1}),
 )
 HAZARD_KEYS = (
     "redeliveries",

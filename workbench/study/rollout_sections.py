@@ -134,7 +134,7 @@ def rollout_section(ctx: Context) -> Section:
             "item queued later than 60 s after the run's start, a content hash queued twice, "
             "more than 25 % of its requests failing) switch that source back to batch from its "
             "next run on. Lost and queued twice compare each step with the content hashes the "
-            "recording holds (computed from the recording alone)."
+            "recording holds (computed from the recording alone). The steps run without a send limit."
         )
     ]
     for rec in ctx.recordings:
@@ -230,23 +230,24 @@ def rate_limit_section(ctx: Context) -> Section:
     for rec, sweep in sweeps.items():
         blocks += [Heading(rec), _rate_table(rec, sweep, rate["rate_limit_items_per_s"])]
     if sweeps:
+        title = (
+            f"A send limit of {rate['rate']} brings the 10 s peak at least "
+            f"{rate.get('peak_margin') or 0:.0%} below batch's on every recording"
+            if rate.get("found", True)
+            else "No send limit meets the rule on every recording"
+        )
         blocks.append(
             Figure(
                 name="rate-limit-sweep",
-                title=f"A send limit of {rate['rate']} cuts the 10 s peak below batch's on every "
-                "recording",
+                title=title,
                 png=plots.png(
-                    plots.rate_limit_sweep(
-                        sweeps,
-                        rate["rate_limit_items_per_s"],
-                        "Send limit: peak enqueue rate and simulated p95 latency",
-                    )
-                ),  # fmt: skip
+                    plots.rate_limit_sweep(sweeps, rate["rate_limit_items_per_s"], title)
+                ),
                 source="`rate-limit-<rec>.json`: `rows[i].peak_enqueue_rate_10s`, "
                 "`rows[i].simulated.latency_p95_s`",
                 note="Left: replayed peak over 10 s (dashed: batch). Right: simulated p95 with "
-                "its 95 % interval. The p95 counts from the queue send: items a limit holds "
-                "back wait in the collector, not on the queue.",
+                "its 95 % interval. Grey band: the recommended limit. The p95 counts from the "
+                "queue send: items a limit holds back wait in the collector, not on the queue.",
             )
         )
     return Section("rate_limit", "The streaming send limit", blocks)
@@ -259,6 +260,8 @@ def _rate(ctx: Context) -> dict[str, Any]:
             "rule": rec["rule"],
             "rate": rec["choice"],
             "rate_limit_items_per_s": rec["items_per_s"],
+            "found": rec["found"],
+            "peak_margin": rec.get("peak_margin"),
         }
     from workbench.ratelimit import recommend_rate
 
@@ -363,6 +366,8 @@ def hazard_section(ctx: Context) -> Section:
 
 
 # -- tuning ----------------------------------------------------------------------------------
+TUNING_FRONT_ROWS = 12  # the cheapest settings of the front shown (all in tuning.json)
+TUNING_HEADER = "Setting (queueLength / activation / polling s / cooldown s / max replicas)"
 TUNING_METRICS = (
     ("latency_p95_s", "Latency p95 (s)", 1),
     ("replica_seconds", "Replica-seconds", 0),
@@ -375,7 +380,7 @@ def tuning_section(ctx: Context) -> Section:
     front = [r for r in doc["rows"] if r.get("pareto")]
     front.sort(key=lambda r: r["replica_seconds"])
     shown = [r for r in doc["rows"] if r.get("shipped") or r.get("recommended")]
-    shown += [r for r in front if r not in shown]
+    shown += [r for r in front if r not in shown][:TUNING_FRONT_ROWS]
     rows: list[list[Text]] = []
     for r in shown:
         role = " and ".join(
@@ -387,13 +392,13 @@ def tuning_section(ctx: Context) -> Section:
             )
             if flag  # fmt: skip
         )
-        setting = "/".join(str(r[k]) for k in TUNED)
-        key: Key = ("tuning", setting.replace("/", "-"))
+        setting = " / ".join(str(r[k]) for k in TUNED)
+        key: Key = ("tuning", "-".join(str(r[k]) for k in TUNED))
         cells: list[Text] = [role, setting]
         for metric, _, digits in TUNING_METRICS:
             cells.append(
                 [
-                    Num((*key, metric), r[metric], digits),
+                    Num((*key, metric, "mean"), r[metric], digits),
                     " (",
                     Num((*key, metric, "ci_low"), r.get(f"{metric}_ci_low"), digits),
                     " to ",
@@ -416,19 +421,26 @@ def tuning_section(ctx: Context) -> Section:
                     Num(("tuning", "seeds"), doc["seeds"]),
                     " seeds each with random loop phases. ",
                     doc["rule"],
-                    " Shipped: " + doc["describe"].splitlines()[0] + ".",
+                    " The shipped setting "
+                    + doc["describe"].splitlines()[0].removeprefix("shipped ")
+                    + ".",
                 ]
             ),
             Table(
                 [
                     "Role",
-                    "/".join(TUNED),
+                    TUNING_HEADER,
                     *(f"{label} (95 % interval)" for _, label, _ in TUNING_METRICS),
                 ],
                 rows,
                 source="`tuning.json`: `rows[i]` (means over seeds; `_ci_low`, `_ci_high`)",
-                caption="The shipped and the recommended setting, then the Pareto front of p95 "
-                "latency against replica-seconds, cheapest first",
+                caption=[
+                    "The shipped and the recommended setting, then the ",
+                    Num(("tuning", "front_shown"), min(len(front), TUNING_FRONT_ROWS)),
+                    " cheapest of the ",
+                    Num(("tuning", "pareto_front"), len(front)),
+                    " settings on the Pareto front of p95 latency against replica-seconds",
+                ],  # fmt: skip
                 numeric=[False, False, True, True, True],
             ),
         ],

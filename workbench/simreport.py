@@ -89,8 +89,8 @@ SIM_ROWS: tuple[tuple[str, str, str, str], ...] = (
 PHASES_WHY = (
     "KEDA polls and the HPA syncs on their own clocks, unrelated to the collector's cron start, "
     "so the wait from a run's first queued item to the next poll is uniform over the polling "
-    "interval: the phases are drawn per seed, since a fixed phase at t = 0 would hand one mode "
-    "a lucky or an unlucky wait."
+    "interval: the phases are drawn per seed, since a phase fixed at the run's start would hand "
+    "one mode a lucky or an unlucky wait."
 )
 # Per collection run, from the records of one simulated day (seconds).
 PER_RUN = (

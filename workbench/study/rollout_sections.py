@@ -7,6 +7,8 @@ recommendation at the top of the summary. Every number is a ``Num`` keyed by its
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +56,65 @@ def _ci(key: Key, stats: dict[str, Any] | None, digits: int = 2) -> list[Inline]
     ]
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
+
+
+def numbered(text: str, key: Key) -> list[Inline]:
+    """``text`` with each number outside backticks as a ``Num`` under ``key`` (the report
+    keeps every number it shows in ``metrics.json``): step names, rules, reasons."""
+    out: list[Inline] = []
+    count = 0
+    for k, chunk in enumerate(re.split(r"(`[^`]*`)", text)):
+        if k % 2:  # a code span
+            out.append(chunk)
+            continue
+        last = 0
+        for match in _NUMBER.finditer(chunk):
+            out.append(chunk[last : match.start()])
+            raw = match.group()
+            value: int | float = float(raw) if "." in raw else int(raw)
+            digits = len(raw.split(".", 1)[1]) if "." in raw else 2
+            out.append(Num((*key, f"n{count}"), value, digits))
+            count += 1
+            last = match.end()
+        out.append(chunk[last:])
+    return [p for p in out if p != ""]
+
+
+def _numbered_text(text: Text, key: Key) -> Text:
+    parts_in = [text] if isinstance(text, str | Num) else list(text)
+    out: list[Inline] = []
+    for i, part in enumerate(parts_in):
+        if isinstance(part, str):
+            out.extend(numbered(part, (*key, i)))
+        elif isinstance(part, Num):
+            out.append(part)
+        else:
+            out.extend(_numbered_text(part, (*key, i)))  # type: ignore[arg-type]
+    return out
+
+
+def number_blocks(blocks: list[Block], key: Key) -> list[Block]:
+    """``blocks`` with the numbers of their plain text as ``Num``s under ``key`` (headers and
+    headings hold none)."""
+    for b, block in enumerate(blocks):
+        k: Key = (*key, b)
+        if isinstance(block, Paragraph):
+            block.text = _numbered_text(block.text, k)
+        elif isinstance(block, Bullets):
+            block.items = [_numbered_text(t, (*k, i)) for i, t in enumerate(block.items)]
+        elif isinstance(block, Table):
+            block.caption = _numbered_text(block.caption, (*k, "caption"))
+            block.rows = [
+                [_numbered_text(c, (*k, r, j)) for j, c in enumerate(row)]
+                for r, row in enumerate(block.rows)
+            ]
+        elif isinstance(block, Figure):
+            block.title = _numbered_text(block.title, (*k, "title"))
+            block.note = _numbered_text(block.note, (*k, "note"))
+    return blocks
+
+
 def _has(ctx: Context, template: str, rec: str = "") -> bool:
     return ctx.results.exists(template, rec)
 
@@ -88,7 +149,7 @@ def _step_table(rec: str, option: str, doc: dict[str, Any]) -> Table:
             "First item (s)",
             "Worst run (s)",
             "Last item (s)",
-            "Peak 10 s (items/s)",
+            "Peak enqueue rate (items/s)",
             "Queued",
             "Lost",
             "Queued twice",
@@ -160,7 +221,9 @@ def rollout_section(ctx: Context) -> Section:
             Bullets(_trips(doc) or ["no fallback happened"]),
         ]
     return Section(
-        "rollout", "How to roll out: the three options, run against Azure Storage", blocks
+        "rollout",
+        "How to roll out: the three options, run against Azure Storage",
+        number_blocks(blocks, ("text", "rollout")),
     )
 
 
@@ -179,26 +242,32 @@ RATE_SIM = (
 )
 
 
+def _rate_key(row: dict[str, Any]) -> str:
+    """A sweep row's place in ``metrics.json`` (no slash: keys are paths)."""
+    rate = row["rate_limit_items_per_s"]
+    return "none" if rate is None else f"{rate:g}"
+
+
 def _rate_table(rec: str, sweep: dict[str, Any], chosen: float | None) -> Table:
     rows: list[list[Text]] = []
     for row in [sweep["batch"], *sweep["rows"]]:
         label = "batch" if row["mode"] == "batch" else f"streaming, limit {row['rate']}"
         if row["mode"] == "streaming" and row["rate_limit_items_per_s"] == chosen:
             label += " (recommended)"
-        key: Key = ("rate_limit", rec, "batch" if row["mode"] == "batch" else row["rate"])
+        key: Key = ("rate_limit", rec, "batch" if row["mode"] == "batch" else _rate_key(row))
         cells: list[Text] = [
             label,
             Num((*key, "peak_enqueue_rate_10s"), row["peak_enqueue_rate_10s"]),
             Num((*key, "last_item_queued_s"), row["time_to_last_item_queued_seconds"]),
         ]
         for metric, _ in RATE_SIM:
-            digits = 0 if metric == "replica_seconds" else 1
+            digits = 1
             cells.append(_ci((*key, metric), row["simulated"].get(metric), digits))
         rows.append(cells)
     return Table(
         [
             "Mode",
-            "Peak 10 s (items/s)",
+            "Peak enqueue rate (items/s)",
             "Last item queued (s)",
             *(f"{label}, simulated" for _, label in RATE_SIM),
         ],  # fmt: skip
@@ -250,7 +319,9 @@ def rate_limit_section(ctx: Context) -> Section:
                 "queue send: items a limit holds back wait in the collector, not on the queue.",
             )
         )
-    return Section("rate_limit", "The streaming send limit", blocks)
+    return Section(
+        "rate_limit", "The streaming send limit", number_blocks(blocks, ("text", "rate_limit"))
+    )
 
 
 def _rate(ctx: Context) -> dict[str, Any]:
@@ -302,10 +373,7 @@ def hazard_section(ctx: Context) -> Section:
                             mode,
                             f"`{service}`",
                             variant,
-                            *(
-                                _ci((*key, m), metrics[m], 0 if m == "replica_seconds" else 1)
-                                for m in labels
-                            ),
+                            *(_ci((*key, m), metrics[m], 1) for m in labels),
                         ]  # fmt: skip
                     )
         blocks += [
@@ -354,7 +422,7 @@ def hazard_section(ctx: Context) -> Section:
                     "Mode",
                     "Replay workers",
                     "Replayed CV",
-                    "Simulated CV (95 % interval)",
+                    "Simulated CV (interval)",
                 ],
                 evenness,
                 source="`rate-limit-<rec>.json`: `batch` and `rows[0]` (no limit): "
@@ -362,7 +430,11 @@ def hazard_section(ctx: Context) -> Section:
                 numeric=[False, False, True, True, True],
             ),
         ]
-    return Section("hazards", "What breaks: the original processor's hazard, and evenness", blocks)
+    return Section(
+        "hazards",
+        "What breaks: the original processor's hazard, and evenness",
+        number_blocks(blocks, ("text", "hazards")),
+    )
 
 
 # -- tuning ----------------------------------------------------------------------------------
@@ -370,7 +442,7 @@ TUNING_FRONT_ROWS = 12  # the cheapest settings of the front shown (all in tunin
 TUNING_HEADER = "Setting (queueLength / activation / polling s / cooldown s / max replicas)"
 TUNING_METRICS = (
     ("latency_p95_s", "Latency p95 (s)", 1),
-    ("replica_seconds", "Replica-seconds", 0),
+    ("replica_seconds", "Replica-seconds", 1),
     ("time_to_first_item_processed_s", "First item processed (s)", 1),
 )
 
@@ -407,44 +479,41 @@ def tuning_section(ctx: Context) -> Section:
                 ]  # fmt: skip
             )
         rows.append(cells)
-    return Section(
-        "tuning",
-        "Tuning the scaler",
-        [
-            Paragraph(
-                [
-                    f"`workbench tune` on {doc['arrivals']}: every combination of "
-                    + ", ".join(f"`{k}`" for k in TUNED)
-                    + " around the shipped ScaledObject (",
-                    Num(("tuning", "settings"), len(doc["rows"])),
-                    " settings), ",
-                    Num(("tuning", "seeds"), doc["seeds"]),
-                    " seeds each with random loop phases. ",
-                    doc["rule"],
-                    " The shipped setting "
-                    + doc["describe"].splitlines()[0].removeprefix("shipped ")
-                    + ".",
-                ]
-            ),
-            Table(
-                [
-                    "Role",
-                    TUNING_HEADER,
-                    *(f"{label} (95 % interval)" for _, label, _ in TUNING_METRICS),
-                ],
-                rows,
-                source="`tuning.json`: `rows[i]` (means over seeds; `_ci_low`, `_ci_high`)",
-                caption=[
-                    "The shipped and the recommended setting, then the ",
-                    Num(("tuning", "front_shown"), min(len(front), TUNING_FRONT_ROWS)),
-                    " cheapest of the ",
-                    Num(("tuning", "pareto_front"), len(front)),
-                    " settings on the Pareto front of p95 latency against replica-seconds",
-                ],  # fmt: skip
-                numeric=[False, False, True, True, True],
-            ),
-        ],
-    )
+    blocks: list[Block] = [
+        Paragraph(
+            [
+                f"`workbench tune` on {doc['arrivals']}: every combination of "
+                + ", ".join(f"`{k}`" for k in TUNED)
+                + " around the shipped ScaledObject (",
+                Num(("tuning", "settings"), len(doc["rows"])),
+                " settings), ",
+                Num(("tuning", "seeds"), doc["seeds"]),
+                " seeds each with random loop phases. ",
+                doc["rule"],
+                " The shipped setting "
+                + doc["describe"].splitlines()[0].removeprefix("shipped ")
+                + ".",
+            ]
+        ),
+        Table(
+            [
+                "Role",
+                TUNING_HEADER,
+                *(f"{label}, mean (interval)" for _, label, _ in TUNING_METRICS),
+            ],
+            rows,
+            source="`tuning.json`: `rows[i]` (means over seeds; `_ci_low`, `_ci_high`)",
+            caption=[
+                "The shipped and the recommended setting, then the ",
+                Num(("tuning", "front_shown"), min(len(front), TUNING_FRONT_ROWS)),
+                " cheapest of the ",
+                Num(("tuning", "pareto_front"), len(front)),
+                " settings on the Pareto front of p95 latency against replica-seconds",
+            ],  # fmt: skip
+            numeric=[False, False, True, True, True],
+        ),
+    ]
+    return Section("tuning", "Tuning the scaler", number_blocks(blocks, ("text", "tuning")))
 
 
 # -- the recommendation and the criteria it settles ------------------------------------------
@@ -515,7 +584,7 @@ def recommendation_blocks(ctx: Context) -> list[Block]:
             *_ci(("simulation", rec, "batch", metric), stats["batch"], 1),
             " s; ",
         ]
-    return [
+    blocks: list[Block] = [
         Paragraph(f"**{doc['headline']}**"),
         Paragraph(
             [
@@ -549,6 +618,7 @@ def recommendation_blocks(ctx: Context) -> list[Block]:
             numeric=[False, True, False, True],
         ),
     ]
+    return number_blocks(blocks, ("text", "summary", "recommendation"))
 
 
 def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
@@ -565,9 +635,9 @@ def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
         batch_peak = Num(
             (*key, "batch", "peak_enqueue_rate_10s"), sweep["batch"]["peak_enqueue_rate_10s"]
         )
-        at_rate = Num((*key, row["rate"], "peak_enqueue_rate_10s"), row["peak_enqueue_rate_10s"])
+        at_rate = Num((*key, _rate_key(row), "peak_enqueue_rate_10s"), row["peak_enqueue_rate_10s"])
         unlimited = Num(
-            (*key, free["rate"], "peak_enqueue_rate_10s"), free["peak_enqueue_rate_10s"]
+            (*key, _rate_key(free), "peak_enqueue_rate_10s"), free["peak_enqueue_rate_10s"]
         )
         out.append(
             Criterion(
@@ -598,7 +668,7 @@ def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
                 "Smoother KEDA scaling: a lower simulated peak queue depth than batch (no spike)",
                 _verdict(depth_s["mean"] < depth_b["mean"]),
                 ["peak queue depth: batch ", *_ci((*key, "batch", "peak_queue_depth"), depth_b, 1),
-                 f", streaming at {row['rate']} ", *_ci((*key, row["rate"], "peak_queue_depth"), depth_s, 1)],
+                 f", streaming at {row['rate']} ", *_ci((*key, _rate_key(row), "peak_queue_depth"), depth_s, 1)],
             )
         )  # fmt: skip
         cv_b, cv_s = (
@@ -639,7 +709,14 @@ def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
                  ", queued twice ", Num(("rollout", rec, "content_hashes_queued_twice"), twice)],
             )
         )  # fmt: skip
-    return out
+    return [
+        dataclasses.replace(
+            c,
+            name=_numbered_text(c.name, ("text", "criteria", rec, c.id, "name")),
+            evidence=_numbered_text(c.evidence, ("text", "criteria", rec, c.id, "evidence")),
+        )
+        for c in out
+    ]
 
 
 def merge_criteria(base: Sequence[Criterion], extra: Sequence[Criterion]) -> list[Criterion]:

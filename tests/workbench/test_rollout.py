@@ -345,3 +345,50 @@ def test_rollout_cli_refuses_a_bad_option_and_recording(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert len(missing.stderr.strip().splitlines()) == 1, missing.stderr
     assert "nope" in missing.stderr
+
+
+def test_replay_mode_configured_runs_each_source_in_its_sources_yaml_mode(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """``workbench replay --mode configured``: a copy of the recording whose sources.yaml puts
+    two sources on batch replays as one mixed run per run, every other source streaming."""
+    import shutil
+
+    recording = tmp_path / "stalled-mixed"
+    shutil.copytree(STALLED, recording)
+    yaml_path = recording / "sources.yaml"
+    text = yaml_path.read_text()
+    for name in ("lwn-headlines", STALLED_SOURCE):
+        text = text.replace(f"{{name: {name},", f"{{name: {name}, mode: batch,")
+    yaml_path.write_text(text)
+    out = tmp_path / "replay.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "replay",
+            "--recording",
+            str(recording),
+            "--mode",
+            "configured",
+            "--speed",
+            str(SPEED),
+            "--json",
+            str(out),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_env(), "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    assert list(doc["modes"]) == ["configured"]
+    for run in doc["modes"]["configured"]["runs"]:
+        modes = {n: s["mode"] for n, s in run["per_source"].items()}
+        assert {n for n, m in modes.items() if m == "batch"} == {"lwn-headlines", STALLED_SOURCE}
+        assert run["mode"] == "mixed"
+    total = doc["modes"]["configured"]["total"]
+    assert total["content_hashes_queued_twice"] == 0
+    assert total["distinct_content_hashes"] == len(expected_hashes(STALLED))

@@ -232,7 +232,7 @@ async def run_rollout(
         if progress:
             progress(
                 f"{option}: step {number}/{len(steps)} '{step.name}': {len(streaming)} of "
-                f"{len(sources)} sources streaming"
+                f"{len(sources)} sources planned on streaming"
                 + (f" ({', '.join(streaming)})" if 0 < len(streaming) < len(sources) else "")
             )
         watch = _StepWatch(option, step, guardrails, pinned, fallbacks, progress)

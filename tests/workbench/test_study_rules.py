@@ -132,6 +132,10 @@ def test_per_run_metrics_measure_each_run_from_its_own_start() -> None:
     assert metrics["queued_to_first_processed_s"] == pytest.approx(10)
     assert metrics["run_first_replica_ready_s"] == pytest.approx(0)
     assert metrics["queued_to_replica_ready_s"] == pytest.approx(0)
+    # Run 0's second item waits for the first (one replica, one at a time, done at 15 s) and
+    # the pod's 2 s pause between batches: started at 17 s, done at 27 s; run 1's only item
+    # is done 40 s after its run's start.
+    assert metrics["run_makespan_s"] == pytest.approx((27 + 40) / 2)
 
 
 def test_simulated_day_places_runs_at_their_real_offsets_with_random_phases() -> None:

@@ -602,6 +602,7 @@ def recommendation_blocks(ctx: Context) -> list[Block]:
                     scaler["rule"] or "",
                     " ",
                     *scaler_cells,
+                    *(f"Caveat: {c}. " for c in scaler.get("caveats", [])),
                 ],  # fmt: skip
             ]
         ),

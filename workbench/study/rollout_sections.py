@@ -357,7 +357,6 @@ def hazard_section(ctx: Context) -> Section:
         "duplicate_processing": "Processed twice",
         "latency_p95_s": "Latency p95 (s)",
         "replica_seconds": "Replica-seconds",
-        "items_per_replica_cv": "Items per replica, CV",
     }
     for rec in ctx.recordings:
         if not _has(ctx, HAZARD_FILE, rec):

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline.clock import Clock
 from pipeline.processor import (
+    DEFAULT_COLLECTED_CONTAINER,
     DEFAULT_QUEUE,
     DEFAULT_RESULTS_CONTAINER,
     Processor,
@@ -48,6 +49,13 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_RESULTS_CONTAINER,
         metavar="NAME",
         help=f"default {DEFAULT_RESULTS_CONTAINER}",
+    )
+    parser.add_argument(
+        "--claims-container",
+        default=DEFAULT_COLLECTED_CONTAINER,
+        metavar="NAME",
+        help="the collector's container: claim checks may point there only "
+        f"(default {DEFAULT_COLLECTED_CONTAINER})",
     )
     parser.add_argument(
         "--connection-string-env",
@@ -99,6 +107,7 @@ def _settings(args: argparse.Namespace) -> ProcessorSettings:
         queue_name=args.queue,
         poison_queue_name=args.poison_queue or f"{args.queue}-poison",
         results_container=args.results_container,
+        claims_container=args.claims_container,
         concurrency=args.concurrency,
         batch_size=args.batch_size,
         visibility_timeout_s=args.visibility_timeout,

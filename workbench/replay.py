@@ -138,6 +138,7 @@ async def _replay_mode(
         queue_name=names.queue,
         poison_queue_name=names.poison_queue,
         results_container=names.processed,
+        claims_container=names.collected,
         concurrency=options.processor_concurrency,
         # Receive only what can start now, so work spreads across workers.
         batch_size=options.processor_concurrency,

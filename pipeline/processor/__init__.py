@@ -28,6 +28,7 @@ from pipeline.processor._documents import POISON_SCHEMA, RESULT_SCHEMA, result_b
 from pipeline.processor._processor import Processor
 from pipeline.processor._records import OUTCOMES, ProcessedRecord, ProcessorStats
 from pipeline.processor._settings import (
+    DEFAULT_COLLECTED_CONTAINER,
     DEFAULT_POISON_QUEUE,
     DEFAULT_QUEUE,
     DEFAULT_RESULTS_CONTAINER,
@@ -38,6 +39,7 @@ from pipeline.processor._signals import install_signal_handlers
 from pipeline.processor._transform import transform
 
 __all__ = [
+    "DEFAULT_COLLECTED_CONTAINER",
     "DEFAULT_POISON_QUEUE",
     "DEFAULT_QUEUE",
     "DEFAULT_RESULTS_CONTAINER",

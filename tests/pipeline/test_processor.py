@@ -185,7 +185,7 @@ def test_bad_settings_are_refused():
     # The processor parses no distributions: a spec string is not work (the workbench parses it).
     with pytest.raises(TypeError, match="work must be a callable"):
         Processor(
-            StorageAccount("AccountName=a;AccountKey=a"),
+            StorageAccount("AccountName=a;AccountKey=YQ=="),
             clock=Clock(),
             work="normal(1)",  # type: ignore[arg-type]
         )
@@ -376,7 +376,7 @@ async def test_a_claim_check_is_read_before_transforming(connection_string: str,
         await s.queue.send(encode_message(message))
         await s.queue.send(encode_message(missing))
 
-        processor = s.processor()
+        processor = s.processor(claims_container=claims.name)
         records = await run_until(processor, lambda: processor.stats.handled >= 2, "2 records")
 
         outcomes = {r.item_id: (r.outcome, r.reason) for r in records}

@@ -51,7 +51,9 @@ def record(
                 progress(f"waiting {delay:.0f} s for run {index}")
             time.sleep(delay)
         started = datetime.now(UTC)
-        transport = RecordingTransport(httpx.AsyncHTTPTransport())
+        # Nothing of a response over every source's cap is kept (a gzip bomb stays small).
+        cap = max(source.max_response_bytes for source in config.sources)
+        transport = RecordingTransport(httpx.AsyncHTTPTransport(), max_body_bytes=cap)
         result = asyncio.run(_collect(config.sources, transport))
         har_name = f"run-{index:03d}.har"
         transport.write(out / har_name, comment=f"collection run {index}")

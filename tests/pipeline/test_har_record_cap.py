@@ -50,8 +50,17 @@ def upstream(bomb: bytes) -> httpx.MockTransport:
 
 async def collect(transport: httpx.AsyncBaseTransport, path: str) -> SourceStats:
     [source] = parse_sources(
-        {"sources": [{"name": "s", "type": "rss", "url": f"http://127.0.0.1:9{path}",
-                      "max_response_bytes": CAP, "max_attempts": 1}]}  # fmt: skip
+        {
+            "sources": [
+                {
+                    "name": "s",
+                    "type": "rss",
+                    "url": f"http://127.0.0.1:9{path}",
+                    "max_response_bytes": CAP,
+                    "max_attempts": 1,
+                }
+            ]
+        }  # fmt: skip
     ).sources
     stats = SourceStats(name="s", type="rss")
     clock = InstantClock()

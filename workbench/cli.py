@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "workbench.cmd_replay",
     "workbench.cmd_sim",
     "workbench.cmd_process",
+    "workbench.cmd_storage",
 )
 
 

@@ -12,7 +12,6 @@ import dataclasses
 import gc
 import logging
 import statistics
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -32,6 +31,7 @@ from pipeline.storage import StorageAccount
 from sim import Distribution, parse_distribution, percentile
 from workbench.errors import WorkbenchError
 from workbench.options import DEFAULT_SERVICE_TIME
+from workbench.resources import run_base_name
 from workbench.work import simulated_work
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,13 @@ class ModeResources:
 
     @classmethod
     def fresh(cls, mode: str) -> ModeResources:
-        token = uuid.uuid4().hex[:8]
+        """Names ``workbench storage list|clean`` finds (``workbench.resources``)."""
+        base = run_base_name(mode)
         return cls(
-            queue=f"cpr-{mode}-{token}",
-            poison_queue=f"cpr-{mode}-{token}-poison",
-            collected=f"collected-{mode}-{token}",
-            processed=f"processed-{mode}-{token}",
+            queue=base,
+            poison_queue=f"{base}-poison",
+            collected=f"{base}-collected",
+            processed=f"{base}-processed",
         )
 
 

@@ -138,6 +138,15 @@ class StorageAccount:
         except AzureError as exc:
             raise_storage_error(exc, "list queues", self.queue_endpoint)
 
+    async def list_containers(self, prefix: str = "") -> list[str]:
+        _, blob_service = self._services()
+        try:
+            return [
+                c.name async for c in blob_service.list_containers(name_starts_with=prefix or None)
+            ]
+        except AzureError as exc:
+            raise_storage_error(exc, "list containers", self.blob_endpoint)
+
     async def delete_queue(self, name: str) -> None:
         queue_service, _ = self._services()
         try:

@@ -21,7 +21,7 @@ from pipeline.processor import (
 )
 from pipeline.storage import CONNECTION_STRING_ENV, StorageAccount
 from workbench.errors import WorkbenchError
-from workbench.options import add_service_time_option, add_speed_option
+from workbench.options import add_service_time_option, add_speed_option, number
 from workbench.target import configured_connection
 from workbench.work import simulated_work
 
@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--idle-exit",
-        type=float,
+        type=number(minimum=0),
         default=None,
         metavar="SECONDS",
         help="exit after this many recording seconds with nothing to do (default: never)",

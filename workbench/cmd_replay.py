@@ -13,9 +13,18 @@ from typing import Any
 from pipeline.collect import CollectorOptions
 from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
-from workbench.options import add_service_time_option, add_speed_option
+from workbench.errors import WorkbenchError
+from workbench.options import (
+    add_service_time_option,
+    add_speed_option,
+    number,
+    output_file,
+    output_folder,
+    service_time,
+    whole_number,
+)
 from workbench.paths import SCALEDOBJECT, SHIPPED_RECORDING
-from workbench.replay import MODES, ReplayOptions, replay_recording
+from workbench.replay import MODES, ReplayIncomplete, ReplayOptions, replay_recording
 from workbench.target import storage_connection
 
 
@@ -30,7 +39,9 @@ def register(subparsers: Any) -> None:
     replay.add_argument(
         "--mode", choices=(*MODES, "both"), default="both", help="which collector (default both)"
     )
-    replay.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    replay.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the metrics as JSON here"
+    )
     replay.set_defaults(func=_replay)
 
     report = subparsers.add_parser(
@@ -39,15 +50,22 @@ def register(subparsers: Any) -> None:
     report.add_argument(
         "--recording", type=Path, default=SHIPPED_RECORDING, help="recording folder"
     )
-    report.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
+    report.add_argument(
+        "--out", type=output_folder, default=Path("reports"), help="output folder (reports)"
+    )
     _add_replay_options(report, processors=2)
     report.add_argument(
         "--scaledobject", type=Path, default=SCALEDOBJECT, help="KEDA ScaledObject to simulate"
     )
     report.add_argument(
-        "--startup", default="lognormal(mean=30,sd=10)", help="simulated pod start-up time"
+        "--startup",
+        type=service_time,
+        default=service_time("lognormal(mean=30,sd=10)"),
+        help="simulated pod start-up time",
     )
-    report.add_argument("--sim-seeds", type=int, default=5, help="simulation seeds per mode")
+    report.add_argument(
+        "--sim-seeds", type=whole_number(1), default=5, help="simulation seeds per mode"
+    )
     report.add_argument(
         "--no-simulation", action="store_true", help="replay only, skip the KEDA simulation"
     )
@@ -58,38 +76,27 @@ def _add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) ->
     add_speed_option(parser)
     parser.add_argument(
         "--processors",
-        type=_whole_number(0),
+        type=whole_number(0),
         default=processors,
         help=f"processor workers (default {processors})",
     )
     parser.add_argument(
         "--processor-concurrency",
-        type=_whole_number(1),
+        type=whole_number(1),
         default=4,
         help="messages per worker at once (default 4)",
     )
     add_service_time_option(parser)
-    parser.add_argument("--send-concurrency", type=int, default=8, help="messages in flight")
     parser.add_argument(
-        "--rate-limit", type=float, default=None, help="streaming send limit, items/s"
+        "--send-concurrency", type=whole_number(1), default=8, help="messages in flight"
+    )
+    parser.add_argument(
+        "--rate-limit", type=number(above=0), default=None, help="streaming send limit, items/s"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for service times")
     parser.add_argument(
         "--keep", action="store_true", help="keep the queues and containers after the replay"
     )
-
-
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
 
 
 def _options(args: argparse.Namespace) -> ReplayOptions:
@@ -98,8 +105,6 @@ def _options(args: argparse.Namespace) -> ReplayOptions:
             send_concurrency=args.send_concurrency, rate_limit_items_per_s=args.rate_limit
         )
     except ValueError as exc:
-        from workbench.errors import WorkbenchError
-
         raise WorkbenchError(str(exc)) from None
     return ReplayOptions(
         speed=args.speed,
@@ -134,13 +139,33 @@ def _replay(args: argparse.Namespace) -> int:
     from workbench.report import replay_table
 
     modes = MODES if args.mode == "both" else (args.mode,)
-    result = run_replay(args.recording, modes, _options(args))
+    try:
+        result = run_replay(args.recording, modes, _options(args))
+    except ReplayIncomplete as stopped:
+        # Keep what was measured: the table and the JSON of the runs that completed.
+        if stopped.runs_completed:
+            print(replay_table(stopped.result))
+            kept = "shown above"
+            if args.json:
+                _write_json(args.json, stopped.result)
+                kept = f"written to {args.json}"
+            raise WorkbenchError(
+                f"{stopped}; the numbers of the {stopped.runs_completed} run(s) that completed "
+                f"are {kept}"
+            ) from None
+        raise
     print(replay_table(result))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1, default=str))
+        _write_json(args.json, result)
         print(f"metrics written to {args.json}")
     return 0
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(document, indent=1, default=str))
+    except OSError as exc:
+        raise WorkbenchError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _simulation(args: argparse.Namespace) -> Callable[[Path], dict[str, Any]]:
@@ -163,9 +188,23 @@ def _simulation(args: argparse.Namespace) -> Callable[[Path], dict[str, Any]]:
     return simulate
 
 
+def _check_scaledobject(args: argparse.Namespace) -> None:
+    """The ScaledObject the report will simulate, read now rather than after the replay."""
+    from sim import ScalerSpec, UnsupportedField
+
+    try:
+        ScalerSpec.from_file(args.scaledobject)
+    except UnsupportedField as exc:
+        raise WorkbenchError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise WorkbenchError(f"--scaledobject: {exc}") from None
+
+
 def _report(args: argparse.Namespace) -> int:
     from workbench.report import write_report
 
+    if not args.no_simulation:
+        _check_scaledobject(args)
     result = run_replay(args.recording, MODES, _options(args))
     paths = write_report(result, args.out, None if args.no_simulation else _simulation(args))
     for path in paths:

@@ -22,6 +22,7 @@ import httpx
 
 from pipeline.clock import Clock
 from pipeline.collect import CollectorOptions, RunInputs, collect_run
+from pipeline.errors import PipelineError, StorageError
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
 from pipeline.metrics import RunMetrics
@@ -112,9 +113,32 @@ async def replay_recording(
         "modes": {},
     }
     for mode in modes:
-        runs, end_state = await _replay_mode(recording, mode, account, options, limits, progress)
+        runs: list[dict[str, Any]] = []
+        try:
+            end_state = await _replay_mode(
+                recording, mode, account, options, limits, progress, runs
+            )
+        except (PipelineError, WorkbenchError) as exc:
+            # Storage gone, a recording that does not replay...: the runs that completed
+            # keep their numbers.
+            result["modes"][mode] = {"runs": runs, "total": _total(runs), "end": None}
+            result["incomplete"] = {"mode": mode, "runs_completed": len(runs), "error": str(exc)}
+            raise ReplayIncomplete(result, exc) from None
         result["modes"][mode] = {"runs": runs, "total": _total(runs), "end": end_state}
     return result
+
+
+class ReplayIncomplete(WorkbenchError):
+    """A replay stopped by an error; ``result`` holds the numbers of the runs that completed
+    (``result["incomplete"]`` says where it stopped)."""
+
+    def __init__(self, result: dict[str, Any], error: Exception) -> None:
+        super().__init__(str(error))
+        self.result = result
+
+    @property
+    def runs_completed(self) -> int:
+        return sum(len(mode["runs"]) for mode in self.result["modes"].values())
 
 
 async def _replay_mode(
@@ -124,7 +148,10 @@ async def _replay_mode(
     options: ReplayOptions,
     limits: Sequence[tuple[float, dict[str, float]]],
     progress: ProgressFn | None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    runs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Replay every run in ``mode``, appending each run's document to ``runs`` as it
+    completes; returns the end state."""
     names = ModeResources.fresh(mode)
     queue = await account.queue(names.queue).create_if_missing()
     await account.queue(names.poison_queue).create_if_missing()
@@ -145,7 +172,6 @@ async def _replay_mode(
         batch_size=options.processor_concurrency,
         visibility_timeout_s=options.visibility_timeout_s,
     )
-    runs: list[dict[str, Any]] = []
     try:
         for run in recording.runs:
             if progress:
@@ -214,11 +240,24 @@ async def _replay_mode(
         }
     finally:
         if not options.keep:
-            for q in (names.queue, names.poison_queue):
-                await account.delete_queue(q)
-            for c in (names.collected, names.processed):
-                await account.delete_container(c)
-    return runs, end_state
+            await _remove(account, names)
+    return end_state
+
+
+async def _remove(account: StorageAccount, names: ModeResources) -> None:
+    """Delete the mode's queues and containers; when storage is gone, say what is left (an
+    error here must not hide the one that ended the replay)."""
+    try:
+        for q in (names.queue, names.poison_queue):
+            await account.delete_queue(q)
+        for c in (names.collected, names.processed):
+            await account.delete_container(c)
+    except StorageError as exc:
+        log.warning(
+            "resources_left run=%s error=%s: `workbench storage clean` removes them later",
+            names.queue,
+            exc,
+        )
 
 
 async def _drain(queue: Any, timeout_wall_s: float, tasks: Sequence[asyncio.Task[Any]]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.items import ContentItem
+from pipeline.storage import MAX_APPEND_BLOCK_BYTES
 
 __all__ = [
     "COLLECTIONS_PREFIX",
@@ -39,8 +40,8 @@ CLAIMS_PREFIX = "claims/"
 # Room left for the other fields and base64's 4/3 growth: 64 KiB encoded is 48 KiB raw.
 _MAX_RAW_MESSAGE_BYTES = 49_152
 _CUT_BODY_CHARS = 2_000
-# The service's limit on one append block: one collection-blob line must fit in one.
-MAX_COLLECTION_LINE_BYTES = 4 * 1024 * 1024
+# One collection-blob line must fit in one append block.
+MAX_COLLECTION_LINE_BYTES = MAX_APPEND_BLOCK_BYTES
 
 
 def collection_line(item: ContentItem, claim_check: str | None = None) -> dict[str, Any]:

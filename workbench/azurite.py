@@ -138,9 +138,10 @@ class Azurite:
             self.location = Path(tempfile.mkdtemp(prefix="workbench-azurite-"))
         self.location.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path or (self.location / "azurite.log")
-        self.blob_port, self.queue_port = free_port(), free_port()
-        while self.queue_port == self.blob_port:
-            self.queue_port = free_port()
+        if not (self.blob_port and self.queue_port):  # started again: the same ports
+            self.blob_port, self.queue_port = free_port(), free_port()
+            while self.queue_port == self.blob_port:
+                self.queue_port = free_port()
         cmd = [
             str(self.binary),
             "--silent",

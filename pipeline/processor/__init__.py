@@ -29,6 +29,7 @@ from pipeline.processor._processor import Processor
 from pipeline.processor._records import OUTCOMES, ProcessedRecord, ProcessorStats
 from pipeline.processor._settings import (
     DEFAULT_COLLECTED_CONTAINER,
+    DEFAULT_MAX_CLAIM_BYTES,
     DEFAULT_POISON_QUEUE,
     DEFAULT_QUEUE,
     DEFAULT_RESULTS_CONTAINER,
@@ -40,6 +41,7 @@ from pipeline.processor._transform import transform
 
 __all__ = [
     "DEFAULT_COLLECTED_CONTAINER",
+    "DEFAULT_MAX_CLAIM_BYTES",
     "DEFAULT_POISON_QUEUE",
     "DEFAULT_QUEUE",
     "DEFAULT_RESULTS_CONTAINER",

@@ -9,6 +9,7 @@ its claim blob, the line carries a cut body and the reference, and the run goes 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 from typing import Any
@@ -17,9 +18,9 @@ import pytest
 
 from pipeline.clock import Clock
 from pipeline.collect import CollectorOptions
-from pipeline.processor import Processor, ProcessorSettings
-from pipeline.storage import StorageAccount
-from pipeline.storage._blob import MAX_APPEND_BLOCK_BYTES
+from pipeline.config import SourceConfig
+from pipeline.processor import DEFAULT_MAX_CLAIM_BYTES, Processor, ProcessorSettings
+from pipeline.storage import MAX_APPEND_BLOCK_BYTES, StorageAccount
 from tests.pipeline.test_collect import collect, drain, fresh, har_entry, sources
 
 pytestmark = pytest.mark.anyio
@@ -96,3 +97,13 @@ async def test_an_item_over_the_append_block_limit_does_not_abort_the_run(
     assert claimed["body"] == huge and claimed["content_hash"] == big["content_hash"]
     assert processor.stats.processed == 3 and processor.stats.invalid == 0
     assert result is not None and result["article"]["body"] == huge
+
+
+def test_the_default_caps_fit_together() -> None:
+    """An item's text comes from one response; its claim blob, every byte escaped (``\\u0000``
+    is six bytes for one), fits under the processor's claim cap."""
+    response_cap = next(
+        f.default for f in dataclasses.fields(SourceConfig) if f.name == "max_response_bytes"
+    )
+    assert isinstance(response_cap, int)
+    assert 6 * response_cap + 64 * 1024 <= DEFAULT_MAX_CLAIM_BYTES

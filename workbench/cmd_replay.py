@@ -1,4 +1,4 @@
-"""``workbench replay`` and ``workbench report``."""
+"""``workbench replay``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,9 @@ from workbench.options import (
     add_speed_option,
     number,
     output_file,
-    output_folder,
-    service_time,
     whole_number,
 )
-from workbench.paths import SCALEDOBJECT, SHIPPED_RECORDING
+from workbench.paths import SHIPPED_RECORDING
 from workbench.replay import MODES, ReplayIncomplete, ReplayOptions, replay_recording
 from workbench.target import storage_connection
 
@@ -43,33 +40,6 @@ def register(subparsers: Any) -> None:
         "--json", type=output_file, metavar="FILE", help="write the metrics as JSON here"
     )
     replay.set_defaults(func=_replay)
-
-    report = subparsers.add_parser(
-        "report", help="replay the recording in both modes and write the rollout report"
-    )
-    report.add_argument(
-        "--recording", type=Path, default=SHIPPED_RECORDING, help="recording folder"
-    )
-    report.add_argument(
-        "--out", type=output_folder, default=Path("reports"), help="output folder (reports)"
-    )
-    _add_replay_options(report, processors=2)
-    report.add_argument(
-        "--scaledobject", type=Path, default=SCALEDOBJECT, help="KEDA ScaledObject to simulate"
-    )
-    report.add_argument(
-        "--startup",
-        type=service_time,
-        default=service_time("lognormal(mean=30,sd=10)"),
-        help="simulated pod start-up time",
-    )
-    report.add_argument(
-        "--sim-seeds", type=whole_number(1), default=5, help="simulation seeds per mode"
-    )
-    report.add_argument(
-        "--no-simulation", action="store_true", help="replay only, skip the KEDA simulation"
-    )
-    report.set_defaults(func=_report)
 
 
 def _add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) -> None:
@@ -166,47 +136,3 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
         path.write_text(json.dumps(document, indent=1, default=str))
     except OSError as exc:
         raise WorkbenchError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def _simulation(args: argparse.Namespace) -> Callable[[Path], dict[str, Any]]:
-    """What ``write_report`` calls with the replay JSON: the KEDA model over both modes."""
-    from workbench.simreport import SimulationSettings, simulate_modes
-
-    settings = SimulationSettings(
-        scaledobject=args.scaledobject,
-        service=args.service_time,
-        startup=args.startup,
-        concurrency=args.processor_concurrency,
-        receive_batch_size=args.processor_concurrency,
-        seeds=args.sim_seeds,
-    )
-
-    def simulate(replay_json: Path) -> dict[str, Any]:
-        _progress(f"simulating KEDA scaling for both modes ({args.sim_seeds} seeds each)")
-        return simulate_modes(replay_json, list(MODES), settings)
-
-    return simulate
-
-
-def _check_scaledobject(args: argparse.Namespace) -> None:
-    """The ScaledObject the report will simulate, read now rather than after the replay."""
-    from sim import ScalerSpec, UnsupportedField
-
-    try:
-        ScalerSpec.from_file(args.scaledobject)
-    except UnsupportedField as exc:
-        raise WorkbenchError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise WorkbenchError(f"--scaledobject: {exc}") from None
-
-
-def _report(args: argparse.Namespace) -> int:
-    from workbench.report import write_report
-
-    if not args.no_simulation:
-        _check_scaledobject(args)
-    result = run_replay(args.recording, MODES, _options(args))
-    paths = write_report(result, args.out, None if args.no_simulation else _simulation(args))
-    for path in paths:
-        print(f"wrote {path}")
-    return 0

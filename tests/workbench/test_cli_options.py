@@ -58,7 +58,7 @@ def _cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["report", "--out", str(a_file / "sub")], "--out"),
         (["report", "--out", str(tmp / "missing" / "deeper")], "--out"),
         (["report", "--startup", "soon"], "--startup"),
-        (["report", "--sim-seeds", "0"], "--sim-seeds"),
+        (["report", "--seeds", "0"], "--seeds"),
         (["report", "--scaledobject", str(tmp / "bad.yaml")], "maxReplicaCont"),
         (["inspect", "data/recordings/synthetic-tech", "--speed", "inf"], "--speed"),
         (["inspect", "data/recordings/synthetic-tech", "--json", str(tmp / "missing" / "i.json")],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 from pipeline.collect import CollectorOptions
 from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
+from workbench import interrupt
 from workbench.errors import WorkbenchError
 from workbench.options import (
     add_service_time_option,
@@ -102,7 +102,7 @@ def run_replay(recording: Path, modes: tuple[str, ...], options: ReplayOptions) 
                     recording, account=account, modes=modes, options=options, progress=_progress
                 )
 
-        return asyncio.run(go())
+        return interrupt.run(go())  # a notebook's replay, in a worker thread, stops too
 
 
 def _replay(args: argparse.Namespace) -> int:

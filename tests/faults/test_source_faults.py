@@ -9,20 +9,31 @@ the faulty source's items, leave the others whole, and show the cause in one log
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipeline.har import har_entry, write_har
+from pipeline.recording import parse_time
 from pipeline.storage import StorageAccount
 from tests.faults._matrix import Row
 from tests.faults._pipeline import Consumers, collect, consumed, made, sources
 from tests.faults._server import Answer, FaultServer, post_url, reddit_listing, rss
+from tests.pipeline.test_sources_feeds import _in_encoding, quadratic_entity_feed
 
 pytestmark = pytest.mark.anyio
 
+FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+HOSTILE = r"source_error source=faulty kind=hostile"
 STEADY = 4
 FAULTY = 3
 HTML = b"<!doctype html><html><head><title>Sign in</title></head><body>Log in</body></html>"
@@ -77,7 +88,22 @@ FAULTS = [
                 lambda: [Answer(body=rss("faulty.example", FAULTY, encoding="cp1252"),
                                 content_type="application/rss+xml")],
                 True, r"(feed_bozo|source_done) source=faulty"),
+    *(SourceFault(f"source: entity bomb, {shape}",
+                  lambda body=body: [Answer(body=body, content_type="application/rss+xml")],
+                  False, HOSTILE)
+      for shape, body in (
+          ("billion laughs", (FEEDS / "billion_laughs.xml").read_bytes()),
+          ("external entity (file:///etc/passwd)", (FEEDS / "external_entity.xml").read_bytes()),
+          ("parameter entities", (FEEDS / "parameter_entity.xml").read_bytes()),
+          ("declared on one line", (FEEDS / "one_line_doctype.xml").read_bytes()),
+          ("hidden in UTF-16", _in_encoding((FEEDS / "billion_laughs.xml").read_text(), "utf-16")),
+      )),
 ]  # fmt: skip
+QUADRATIC = SourceFault(
+    "source: entity bomb, quadratic blow-up (the 80 KB feed)",
+    lambda: [Answer(body=quadratic_entity_feed(), content_type="application/rss+xml")],
+    False, HOSTILE,
+)  # fmt: skip
 
 
 def the_line(messages: list[str], pattern: str, base: str) -> str | None:
@@ -97,6 +123,54 @@ async def test_source_fault(
     matrix: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    matrix.record(await run_fault(case, server, connection_string, caplog))
+
+
+async def test_the_80kb_entity_feed(
+    server: FaultServer,
+    connection_string: str,
+    matrix: Any,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """The issue's feed through the pipeline, then through ``workbench inspect`` (where it took
+    105 s and 2.1 GB) in a process of its own: seconds, under 300 MB."""
+    row = await run_fault(QUADRATIC, server, connection_string, caplog)
+    folder = tmp_path / "recording"
+    folder.mkdir()
+    (folder / "sources.yaml").write_text(
+        "sources:\n  - {name: faulty, type: rss, url: 'https://bomb.example/feed.xml'}\n"
+    )
+    entry = har_entry(started=parse_time("2024-05-14T06:00:00Z"), time_ms=100.0,
+                      url="https://bomb.example/feed.xml", status=200,
+                      body=quadratic_entity_feed(), mime="application/rss+xml")  # fmt: skip
+    write_har(folder / "run-000.har", [entry])
+    (folder / "manifest.json").write_text(
+        json.dumps({"runs": [{"har": "run-000.har", "started_at": "2024-05-14T06:00:00Z"}]})
+    )
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "inspect", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    report = process.stdout.read()
+    process.stdout.close()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds, peak_mb = time.monotonic() - started, usage.ru_maxrss / 1024
+    assert process.returncode == 0 and "hostile" in report, report
+    assert seconds < 30 and peak_mb < 300, (seconds, peak_mb)
+    matrix.record(dataclasses.replace(
+        row, seen=f"{row.seen}; `workbench inspect` of it: {seconds:.1f} s, peak {peak_mb:.0f} MB"
+    ))  # fmt: skip
+
+
+async def run_fault(
+    case: SourceFault, server: FaultServer, connection_string: str,
+    caplog: pytest.LogCaptureFixture,
+) -> Row:  # fmt: skip
+    """The case through the pipeline, counted."""
     caplog.set_level(logging.INFO)
     server.script("/steady.xml", [Answer(body=rss("steady.example", STEADY))])
     if case.reddit:
@@ -122,13 +196,11 @@ async def test_source_fault(
             metrics = await collect(account, names, srcs)
             await consumers.drain()
         seen = await consumed(account, names, consumers.records)
-
+    assert seen.poisoned == 0
+    assert metrics.per_source["steady"]["items_queued"] == STEADY
     messages = [r.getMessage() for r in caplog.records]
     line = the_line(messages, case.line, server.base)
     tracebacks = [r for r in caplog.records if r.exc_info and r.name.startswith("pipeline")]
-    row = Row.counted(case.fault, expected, seen.deliveries, seen.work, seen.results,
-                      clear_line=line is not None and not tracebacks,
-                      seen=line or "(no line)")  # fmt: skip
-    matrix.record(row)
-    assert seen.poisoned == 0
-    assert metrics.per_source["steady"]["items_queued"] == STEADY
+    return Row.counted(case.fault, expected, seen.deliveries, seen.work, seen.results,
+                       clear_line=line is not None and not tracebacks,
+                       seen=line or "(no line)")  # fmt: skip

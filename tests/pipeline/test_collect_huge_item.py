@@ -53,8 +53,9 @@ async def test_an_item_over_the_append_block_limit_does_not_abort_the_run(
              ("Another short post about streams", "More text.")]  # fmt: skip
     url = "https://www.reddit.com/r/python/new.json?limit=25&raw_json=1"
     entries = [har_entry(url, listing(posts), mime="application/json")]
+    # A text cap raised by the user (the default, max_item_chars, cuts items far below 4 MiB).
     srcs = sources({"name": "reddit-python", "type": "reddit", "subreddit": "python",
-                    "limit": 25, "pages": 1})  # fmt: skip
+                    "limit": 25, "pages": 1, "max_item_chars": 10_000_000})  # fmt: skip
     async with StorageAccount(connection_string) as account:
         async with fresh(account, unique_name) as (queue, store):
             metrics = await collect(

@@ -56,11 +56,15 @@ FAULTS = (
     "signal: SIGINT on replay",
     "signal: SIGKILL on replay (Azurite's guard)",
     "signal: SIGTERM on report",
+    "signal: SIGINT on report",
     "signal: SIGTERM on process",
     "signal: SIGINT on process",
     "signal: SIGTERM on record",
+    "signal: SIGINT on record",
     "signal: SIGTERM on sweep",
+    "signal: SIGINT on sweep",
     "signal: SIGTERM on tune",
+    "signal: SIGINT on tune",
 )
 
 # Columns compared with the doc on every run (the others may vary with timing).

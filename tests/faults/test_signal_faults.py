@@ -29,7 +29,7 @@ from pipeline.storage import StorageAccount
 from tests.faults._matrix import Row
 from tests.faults._server import Answer, FaultServer, rss
 from workbench.azurite import pid_alive
-from workbench.paths import PROJECT_ROOT, SHIPPED_RECORDING
+from workbench.paths import SHIPPED_RECORDING
 
 SIGNAL_TIMEOUT_S = 60.0
 
@@ -191,16 +191,19 @@ def test_replay(
     assert own_azurite == any("azurite" in c for c in stopped.tree.values())
 
 
-def test_report(env: dict[str, str], connection_string: str, matrix: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_report(
+    sig: signal.Signals, env: dict[str, str], connection_string: str, matrix: Any, tmp_path: Path
+) -> None:
     env["AZURE_STORAGE_CONNECTION_STRING"] = connection_string
     before = asyncio.run(_workbench_resources(connection_string))
     argv = ["report", "--recording", str(SHIPPED_RECORDING), "--speed", "5",
             "--out", str(tmp_path / "reports")]  # fmt: skip
     # The replay runs in notebook 02's kernel, which logs warnings only.
-    stopped = run_and_signal(argv, r"batch: run 1/", signal.SIGTERM, env, tmp_path)
+    stopped = run_and_signal(argv, r"batch: run 1/", sig, env, tmp_path)
     left = asyncio.run(_workbench_resources(connection_string)) - before
     kernels = sum("ipykernel" in c for c in stopped.tree.values())
-    _record(matrix, "signal: SIGTERM on report", stopped, 143, "report",
+    _record(matrix, f"signal: {sig.name} on report", stopped, 128 + sig, "report",
             f"; {kernels} notebook kernel(s) stopped", left)  # fmt: skip
 
 
@@ -225,7 +228,10 @@ async def _drop(conn: str, name: str) -> None:
         await account.delete_container(f"{name}-r")
 
 
-def test_record(env: dict[str, str], matrix: Any, server: FaultServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_record(
+    sig: signal.Signals, env: dict[str, str], matrix: Any, server: FaultServer, tmp_path: Path
+) -> None:
     server.script("/fast.xml", [Answer(body=rss("fast.example", 3))])
     # The second run's feed takes long enough to be interrupted.
     server.script("/slow.xml", [Answer(body=rss("slow.example", 3)),
@@ -238,11 +244,11 @@ def test_record(env: dict[str, str], matrix: Any, server: FaultServer, tmp_path:
     out = tmp_path / "recording"
     argv = ["record", "--sources", str(tmp_path / "sources.yaml"), "--out", str(out),
             "--runs", "2"]  # fmt: skip
-    stopped = run_and_signal(argv, r"run 0: ", signal.SIGTERM, env, tmp_path)
+    stopped = run_and_signal(argv, r"run 0: ", sig, env, tmp_path)
     from pipeline.recording import Recording
 
     kept = Recording.open(out)
-    _record(matrix, "signal: SIGTERM on record", stopped, 143, "record",
+    _record(matrix, f"signal: {sig.name} on record", stopped, 128 + sig, "record",
             f"; the recording keeps its {len(kept.runs)} completed run(s)")  # fmt: skip
     assert len(kept.runs) == 1
 
@@ -251,20 +257,19 @@ def test_record(env: dict[str, str], matrix: Any, server: FaultServer, tmp_path:
 SIM = ["--arrivals", "poisson:2:600", "--jobs", "2"]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("command", ["sweep", "tune"])
-def test_sweep_and_tune(command: str, env: dict[str, str], matrix: Any, tmp_path: Path) -> None:
+def test_sweep_and_tune(
+    command: str, sig: signal.Signals, env: dict[str, str], matrix: Any, tmp_path: Path
+) -> None:
     argv = ([command, *SIM, "--seeds", "40", "--set", "queue_length=1,2,4,8,16,32",
              "--out", str(tmp_path / "s.csv")]
             if command == "sweep" else [command, *SIM, "--seeds", "1"])  # fmt: skip
     # Once a first chunk of runs is done: the pool's workers are all started by then (a signal
     # that lands while Python forks a worker is swallowed by the fork's own handlers).
     ready = r"sweep:\s+\d+%\|[^|]*\| [1-9]\d*/"  # tune's bar says sweep too
-    stopped = run_and_signal(argv, ready, signal.SIGTERM, env, tmp_path)
+    stopped = run_and_signal(argv, ready, sig, env, tmp_path)
     workers = sum("multiprocessing" in c or "workbench.cli" in c for c in stopped.tree.values())
-    _record(matrix, f"signal: SIGTERM on {command}", stopped, 143, command,
+    _record(matrix, f"signal: {sig.name} on {command}", stopped, 128 + sig, command,
             f"; {workers} pool worker(s) stopped")  # fmt: skip
     assert not (tmp_path / "s.csv").exists()
-
-
-def test_every_signal_row_runs_from_the_project() -> None:
-    assert (PROJECT_ROOT / "workbench" / "cli.py").exists()

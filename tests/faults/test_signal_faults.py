@@ -43,16 +43,17 @@ class Stopped:
     seconds: float  # from the signal to the exit
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
+def _processes() -> dict[int, tuple[int, int]]:
+    """Every process: pid -> (parent pid, session id), from /proc."""
+    found: dict[int, tuple[int, int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                found[int(entry.name)] = (int(fields[1]), int(fields[4]))
             except (OSError, IndexError, ValueError):
                 continue
-            tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
+    return found
 
 
 def _cmdline(pid: int) -> str:
@@ -64,19 +65,16 @@ def _cmdline(pid: int) -> str:
 
 def _descendants(pid: int, sessions: set[int]) -> dict[int, str]:
     """``pid``'s descendants, and every process in ``sessions`` (Azurite's own session)."""
-    tree, found, todo = _children(), {}, [pid]
+    processes = _processes()
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in processes.items():
+        children.setdefault(parent, []).append(child)
+    found, todo = {}, [pid]
     while todo:
-        for child in tree.get(todo.pop(), []):
+        for child in children.get(todo.pop(), []):
             found[child] = _cmdline(child)
             todo.append(child)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                sid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[4])
-            except (OSError, IndexError, ValueError):
-                continue
-            if sid in sessions:
-                found[int(entry.name)] = _cmdline(int(entry.name))
+    found.update({p: _cmdline(p) for p, (_, sid) in processes.items() if sid in sessions})
     return found
 
 

@@ -10,8 +10,12 @@ PY_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-
 BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
+# The Jupyter kernel that runs the notebooks (this venv's Python), registered inside the venv.
+KERNEL := workbench
+KERNEL_SPEC := $(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json
+LAB_PORT ?= 8888
 
-.PHONY: help install test lint format report bench clean
+.PHONY: help install test lint format report lab bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +26,9 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
+$(KERNEL_SPEC): $(PY_STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (workbench)"
+
 $(BENCH_STAMP): $(PY_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@rm -f $(VENV)/.bench-* && touch $@
@@ -30,7 +37,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@rm -f node_modules/.installed-* && touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP) ## create .venv and install Python packages and Azurite (pinned)
+install: $(PY_STAMP) $(NODE_STAMP) $(KERNEL_SPEC) ## create .venv, install Python packages, Azurite (pinned) and the Jupyter kernel
 
 lint: $(PY_STAMP) ## ruff (lint + format check) and mypy on pipeline/ and sim/
 	$(BIN)/ruff check .
@@ -44,8 +51,14 @@ format: $(PY_STAMP) ## apply ruff's fixes and formatting
 test: install lint ## lint, then the whole test suite against a project-managed Azurite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-report: install ## replay the shipped recording in both modes, simulate, write reports/
+report: install ## run the four notebooks headless: reports/rollout-report.html (+ .md, metrics.json)
 	$(BIN)/workbench report --out reports
+
+lab: install ## JupyterLab on notebooks/ (127.0.0.1, project kernel); prints the URL with its token
+	@echo "JupyterLab on notebooks/ with the $(KERNEL) kernel: open the http://127.0.0.1 URL below (Ctrl-C stops it)"
+	@$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) \
+		--ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL) \
+		$$(test "$$(id -u)" = 0 && echo --allow-root)
 
 bench: install $(BENCH_STAMP) ## run benchmarks/ (each prints its ratio on its last line)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done

@@ -55,6 +55,7 @@ from pipeline.messages import (
 from pipeline.metrics import MessageRecord, RunMetrics, RunTally
 from pipeline.sources import SourceStats, collect_source
 from pipeline.storage import BlobStore, QueueAdapter
+from pipeline.validators import Validators, load_validators, save_validators
 
 __all__ = ["CollectorOptions", "RunInputs", "collect_run"]
 
@@ -163,6 +164,7 @@ class _Run:
         self.blob = collection_blob_name(self.collection_id, started.isoformat())
         self.seen_history = SeenKeys()
         self.seen_run = SeenKeys()
+        self.validators = Validators()  # conditional requests: read before, written after
         modes: dict[str, str] = {}
         for source in inputs.sources:
             modes.setdefault(source.name, self.mode_of(source))
@@ -284,7 +286,11 @@ class _Run:
         """The source's items, each with the stamp of when it was parsed (its schedule time)."""
         async with contextlib.aclosing(
             collect_source(
-                self.inputs.client, source, self.inputs.clock, self.tally.stats[source.name]
+                self.inputs.client,
+                source,
+                self.inputs.clock,
+                self.tally.stats[source.name],
+                self.validators,
             )
         ) as items:
             async for item in items:
@@ -370,6 +376,8 @@ class _Run:
                     self.run_batch_group(batch),
                     *(self.run_streaming_source(s, outbox) for s in streaming),
                 )
+                if outbox.empty():  # nothing new at all (duplicates, 304s): no first send comes
+                    self._first_sent.set()
                 for _ in senders:
                     await outbox.put(None)
                 await asyncio.gather(*senders)
@@ -391,8 +399,11 @@ async def collect_run(inputs: RunInputs) -> RunMetrics:
     # queue answers (a dead queue fails here, before any source is read) and create the
     # collection blob, so the first item pays for none of these.
     wall_start = asyncio.get_running_loop().time()
-    run.seen_history, _, _ = await asyncio.gather(
-        inputs.history.load(run.started_at), inputs.queue.approximate_count(), run.ensure_blob()
+    run.seen_history, _, _, run.validators = await asyncio.gather(
+        inputs.history.load(run.started_at),
+        inputs.queue.approximate_count(),
+        run.ensure_blob(),
+        load_validators(inputs.store),
     )
     history_wall = asyncio.get_running_loop().time() - wall_start
     log.info(
@@ -406,6 +417,9 @@ async def collect_run(inputs: RunInputs) -> RunMetrics:
     await run.run()
     elapsed = max([run.end_s, *(r.enqueued_at for r in run.tally.records)])
     run.log_progress()
+    await save_validators(
+        inputs.store, run.validators
+    )  # only after everything was queued and stored
     # TTL cleanup (the design's risk of history growing without bound), after the run's own
     # writes so that it never competes with them.
     removed = await inputs.history.cleanup(run.started_at)

@@ -71,6 +71,11 @@ class SourceConfig:
     backoff_max_s: float = _key(60.0, "float", common=True, minimum=0)
     max_retry_after_s: float = _key(120.0, "float", common=True, minimum=0)
     user_agent: str = _key("streaming-collection-workbench/0.1", "str", common=True)
+    # Title plus body of one item, in characters; longer text is cut (a feed entry or a Reddit
+    # selftext can carry megabytes).
+    max_item_chars: int = _key(262_144, "int", common=True, minimum=1)
+    # Send the previous run's ETag / Last-Modified (feeds); a 304 is an empty success.
+    conditional_requests: bool = _key(True, "bool", common=True)
     criteria: Criteria = _key(Criteria(), "criteria", common=True)
     # -- reddit ---------------------------------------------------------------------------
     subreddit: str | None = _key(None, "str", types=("reddit",), required=True)
@@ -217,6 +222,10 @@ def _check(where: str, label: str, key: str, value: Any) -> Any:
         if kind == "timeline":
             if not (value in ("trending", "public", "local") or _tag_of(value)):
                 raise ConfigError(f"{prefix}: expected {MASTODON_TIMELINES}, got {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{prefix}: expected true or false, got {value!r}")
         return value
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):

@@ -24,7 +24,7 @@ from pipeline._tasks import first_error
 from pipeline.clock import Clock, InstantClock
 from pipeline.config import SourceConfig, SourcesConfig, load_sources
 from pipeline.errors import ConfigError, ReplayError
-from pipeline.har import ReplayTransport, load_har
+from pipeline.har import ReplayTransport, load_har, match_key
 from pipeline.items import ContentItem
 from pipeline.sources import SourceStats, collect_source
 
@@ -249,14 +249,45 @@ def _run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
         return pool.submit(asyncio.run, coro).result()
 
 
+class _FreshReplay(httpx.AsyncBaseTransport):
+    """A replay of its own for one source, as ``ReplayTransport(entries, clock)`` would be, but
+    built per URL on first use from an index made once: a full transport per source costs
+    O(sources^2) with hundreds of sources."""
+
+    def __init__(
+        self,
+        entries: list[dict[str, Any]],
+        by_key: Mapping[tuple[str, str], list[dict[str, Any]]],
+        clock: Clock,
+    ) -> None:
+        self._entries = entries
+        self._by_key = by_key
+        self._clock = clock
+        self._replays: dict[tuple[str, str], ReplayTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = match_key(request.method, str(request.url))
+        replay = self._replays.get(key)
+        if replay is None:
+            # An unknown URL gets the full transport, for its error message and hints.
+            known = self._by_key.get(key)
+            entries = known if known is not None else self._entries
+            replay = self._replays[key] = ReplayTransport(entries, self._clock)
+        return await replay.handle_async_request(request)
+
+
 async def _limits(
     entries: list[dict[str, Any]], sources: Sequence[SourceConfig]
 ) -> tuple[float, dict[str, float]]:
+    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry in entries:
+        request = entry["request"]
+        by_key.setdefault(match_key(str(request["method"]), str(request["url"])), []).append(entry)
     per_source: dict[str, float] = {}
     for source in sources:
         clock = InstantClock()
         stats = SourceStats(name=source.name, type=source.type)
-        transport = ReplayTransport(entries, clock)
+        transport = _FreshReplay(entries, by_key, clock)
         async with httpx.AsyncClient(transport=transport) as client:
             items = collect_source(client, source, clock, stats)
             try:

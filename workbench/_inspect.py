@@ -203,6 +203,7 @@ def format_report(doc: dict[str, Any]) -> str:
                 f"{_fmt_counts(s['status_codes']):<14} {s['accepted']:>8} "
                 f"{_fmt_s(s['first_accepted_at']):>7}  {_fmt_counts(s['rejections']):<30} "
                 f"{_fmt_counts(s['errors'])}"
+                + (f" (warnings {_fmt_counts(s['warnings'])})" if s["warnings"] else "")
             )
     dedup = doc.get("deduplication")
     if dedup:

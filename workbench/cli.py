@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "workbench.cmd_azurite",
     "workbench.cmd_sources",
     "workbench.cmd_replay",
+    "workbench.cmd_report",
     "workbench.cmd_sim",
     "workbench.cmd_process",
 )

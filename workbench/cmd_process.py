@@ -20,7 +20,7 @@ from pipeline.processor import (
 )
 from pipeline.storage import CONNECTION_STRING_ENV, StorageAccount
 from workbench.errors import WorkbenchError
-from workbench.options import add_service_time_option, add_speed_option
+from workbench.options import PROCESSOR_SPEED, add_service_time_option, add_speed_option
 from workbench.target import configured_connection
 from workbench.work import simulated_work
 
@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="exit after this many recording seconds with nothing to do (default: never)",
     )
-    add_speed_option(parser, default=1.0, what="processor")
+    add_speed_option(parser, default=PROCESSOR_SPEED, what="processor")
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="1-32 (32)")
     parser.add_argument(
         "--visibility-timeout", type=int, default=60, metavar="SECONDS", help="wall seconds (60)"

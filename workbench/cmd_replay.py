@@ -1,4 +1,4 @@
-"""``workbench replay`` and ``workbench report``."""
+"""``workbench replay``."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pipeline.collect import CollectorOptions
 from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
-from workbench.options import add_service_time_option, add_speed_option
-from workbench.paths import SCALEDOBJECT, SHIPPED_RECORDING
+from workbench.options import add_service_time_option, add_speed_option, whole_number
+from workbench.paths import SHIPPED_RECORDING
 from workbench.replay import MODES, ReplayOptions, replay_recording
 from workbench.target import storage_connection
 
@@ -33,38 +32,18 @@ def register(subparsers: Any) -> None:
     replay.add_argument("--json", type=Path, help="write the metrics as JSON here")
     replay.set_defaults(func=_replay)
 
-    report = subparsers.add_parser(
-        "report", help="replay the recording in both modes and write the rollout report"
-    )
-    report.add_argument(
-        "--recording", type=Path, default=SHIPPED_RECORDING, help="recording folder"
-    )
-    report.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
-    _add_replay_options(report, processors=2)
-    report.add_argument(
-        "--scaledobject", type=Path, default=SCALEDOBJECT, help="KEDA ScaledObject to simulate"
-    )
-    report.add_argument(
-        "--startup", default="lognormal(mean=30,sd=10)", help="simulated pod start-up time"
-    )
-    report.add_argument("--sim-seeds", type=int, default=5, help="simulation seeds per mode")
-    report.add_argument(
-        "--no-simulation", action="store_true", help="replay only, skip the KEDA simulation"
-    )
-    report.set_defaults(func=_report)
-
 
 def _add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) -> None:
     add_speed_option(parser)
     parser.add_argument(
         "--processors",
-        type=_whole_number(0),
+        type=whole_number(0),
         default=processors,
         help=f"processor workers (default {processors})",
     )
     parser.add_argument(
         "--processor-concurrency",
-        type=_whole_number(1),
+        type=whole_number(1),
         default=4,
         help="messages per worker at once (default 4)",
     )
@@ -77,19 +56,6 @@ def _add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) ->
     parser.add_argument(
         "--keep", action="store_true", help="keep the queues and containers after the replay"
     )
-
-
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
 
 
 def _options(args: argparse.Namespace) -> ReplayOptions:
@@ -140,34 +106,4 @@ def _replay(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1, default=str))
         print(f"metrics written to {args.json}")
-    return 0
-
-
-def _simulation(args: argparse.Namespace) -> Callable[[Path], dict[str, Any]]:
-    """What ``write_report`` calls with the replay JSON: the KEDA model over both modes."""
-    from workbench.simreport import SimulationSettings, simulate_modes
-
-    settings = SimulationSettings(
-        scaledobject=args.scaledobject,
-        service=args.service_time,
-        startup=args.startup,
-        concurrency=args.processor_concurrency,
-        receive_batch_size=args.processor_concurrency,
-        seeds=args.sim_seeds,
-    )
-
-    def simulate(replay_json: Path) -> dict[str, Any]:
-        _progress(f"simulating KEDA scaling for both modes ({args.sim_seeds} seeds each)")
-        return simulate_modes(replay_json, list(MODES), settings)
-
-    return simulate
-
-
-def _report(args: argparse.Namespace) -> int:
-    from workbench.report import write_report
-
-    result = run_replay(args.recording, MODES, _options(args))
-    paths = write_report(result, args.out, None if args.no_simulation else _simulation(args))
-    for path in paths:
-        print(f"wrote {path}")
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.options import INSPECT_SPEED, add_speed_option
 
 
 def register(subparsers: Any) -> None:
@@ -37,9 +38,7 @@ def register(subparsers: Any) -> None:
     )
     ins.add_argument("recording", metavar="DIR", help="recording folder")
     ins.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
-    ins.add_argument(
-        "--speed", type=float, default=None, metavar="S", help="replay clock speed (100)"
-    )
+    add_speed_option(ins, default=INSPECT_SPEED)
     ins.set_defaults(func=cmd_inspect)
 
     from workbench.synth import DEFAULT_PROFILE, PROFILES
@@ -85,13 +84,10 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from workbench._inspect import DEFAULT_SPEED, format_report, inspect_recording
+    from workbench._inspect import format_report, inspect_recording
 
-    speed = DEFAULT_SPEED if args.speed is None else args.speed
-    if not speed > 0:
-        raise WorkbenchError(f"--speed must be > 0, got {speed}")
     _quiet_requests()
-    doc = inspect_recording(args.recording, speed)
+    doc = inspect_recording(args.recording, args.speed)
     print(format_report(doc))
     if args.json:
         try:

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 from sim import Distribution, parse_distribution
 
+# Replay speeds by purpose, written once: a replay against storage (replay, report, rollout);
+# a quick look at a recording without storage (inspect); a processor in production (real time).
 DEFAULT_REPLAY_SPEED = 20.0
+INSPECT_SPEED = 100.0
+PROCESSOR_SPEED = 1.0
 DEFAULT_SERVICE_TIME = "lognormal(mean=6,sd=2)"
 
 _SERVICE_FORMS = "constant(6), exponential(mean=6), lognormal(mean=6,sd=2), uniform(2,10)"
@@ -34,12 +39,30 @@ def replay_speed(text: str) -> float:
     return value
 
 
-def service_time(text: str) -> Distribution:
-    """``--service-time``: a distribution spec, parsed once."""
+def distribution(text: str) -> Distribution:
+    """A distribution spec (``--service-time``, ``--startup``), parsed once."""
     try:
         return parse_distribution(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+service_time = distribution
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def add_speed_option(

@@ -17,6 +17,7 @@ DATA = PROJECT_ROOT / "data"
 RECORDINGS = DATA / "recordings"
 SHIPPED_RECORDING = RECORDINGS / "synthetic-tech"
 SCALEDOBJECT = DATA / "keda" / "processor-scaledobject.yaml"
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
 # Outputs
 REPORTS = PROJECT_ROOT / "reports"

@@ -65,31 +65,41 @@ SIM_ROWS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+def scaler_of(settings: SimulationSettings) -> ScalerSpec:
+    """The ScaledObject the settings name, read for the model."""
+    return ScalerSpec.from_file(
+        settings.scaledobject,
+        platform=settings.platform,  # type: ignore[arg-type]
+        ignore_unsupported=settings.ignore_unsupported,
+    )
+
+
+def scenario(replay_json: Path, mode: str, settings: SimulationSettings) -> Scenario:
+    """The scenario simulated for ``mode``: its replayed arrivals, the pods, the scaler."""
+    pods = PodSpec(
+        startup=settings.startup,
+        service=settings.service,
+        concurrency=settings.concurrency,
+        receive_batch_size=settings.receive_batch_size,
+        renew_visibility=True,
+    )
+    return Scenario(
+        arrivals=load_arrivals(replay_json, mode), pods=pods, scaler=scaler_of(settings)
+    )
+
+
 def simulate_modes(
     replay_json: Path, modes: list[str], settings: SimulationSettings
 ) -> dict[str, Any]:
     """For each mode: mean and 95 % CI of every metric over ``settings.seeds`` seeds."""
     try:
-        scaler = ScalerSpec.from_file(
-            settings.scaledobject,
-            platform=settings.platform,  # type: ignore[arg-type]
-            ignore_unsupported=settings.ignore_unsupported,
-        )
-        pods = PodSpec(
-            startup=settings.startup,
-            service=settings.service,
-            concurrency=settings.concurrency,
-            receive_batch_size=settings.receive_batch_size,
-            renew_visibility=True,
-        )
         out: dict[str, Any] = {
             "settings": _settings_doc(settings),
-            "ignored_fields": list(scaler.ignored_fields),
+            "ignored_fields": list(scaler_of(settings).ignored_fields),
             "modes": {},
         }
         for mode in modes:
-            arrivals = load_arrivals(replay_json, mode)
-            result = simulate(Scenario(arrivals=arrivals, pods=pods, scaler=scaler), settings.seeds)
+            result = simulate(scenario(replay_json, mode, settings), settings.seeds)
             summary = result.summary
             out["modes"][mode] = {
                 name: {

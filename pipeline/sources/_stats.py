@@ -6,7 +6,10 @@ import dataclasses
 from collections import Counter
 from typing import Any
 
-ERROR_KINDS = ("timeout", "http_status", "parse", "too_large", "connect")
+ERROR_KINDS = ("timeout", "http_status", "parse", "too_large", "connect", "throttled", "hostile")
+# Counted in ``warnings``: a feed parsed with problems but with entries (bozo), a clean feed
+# with no entries (empty), an item cut to ``max_item_chars`` (truncated).
+WARNING_KINDS = ("bozo", "empty", "truncated")
 
 
 @dataclasses.dataclass

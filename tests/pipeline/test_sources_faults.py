@@ -74,11 +74,12 @@ async def test_retries_are_bounded() -> None:
 
 
 @pytest.mark.anyio
-async def test_retry_after_http_date_and_too_long() -> None:
+async def test_retry_after_too_long_is_throttling_without_a_retry() -> None:
+    # (A Retry-After HTTP date is tested through the replay transport in test_sources_http.py.)
     handler = sequence(httpx.Response(429, headers={"Retry-After": "3600"}))
     count, stats, _ = await run(handler, max_retry_after_s=60)
-    assert stats.errors == {"http_status": 1} and stats.retries == 0
-    assert "Retry-After" in (stats.last_error or "")
+    assert stats.errors == {"throttled": 1} and stats.retries == 0
+    assert "Retry-After 3600 s is too long" in (stats.last_error or "")
 
 
 @pytest.mark.anyio

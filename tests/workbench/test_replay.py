@@ -1,12 +1,11 @@
-"""``replay_recording`` with processors against the session's Azurite, the report it feeds, and
-the one-line errors of ``workbench replay``."""
+"""``replay_recording`` with processors against the session's Azurite, and the one-line errors
+of ``workbench replay`` (the report's tables: tests/workbench/test_report.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,6 @@ from pipeline.storage import StorageAccount
 from sim import parse_distribution
 from workbench.azurite import Azurite, connection_string, free_port
 from workbench.replay import ReplayOptions, replay_recording
-from workbench.report import COMPARISON_ROWS, fmt, improvement, write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "recordings" / "synthetic-tech"
@@ -128,52 +126,6 @@ def test_processing_times_do_not_grow_with_replay_speed(
             assert run["processing"]["makespan_seconds"] <= bound + 10, (mode, run["run"])
 
 
-def _table(markdown: str, heading: str) -> list[list[str]]:
-    """The body rows of the first table under ``heading``, as lists of cell texts."""
-    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")]
-    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
-
-
-def test_report_numbers_are_the_json_numbers(
-    processed: tuple[dict[str, Any], dict[str, int]], tmp_path: Path
-) -> None:
-    paths = write_report(processed[0], tmp_path)
-    assert sorted(p.name for p in paths) == ["comparison.md", "replay-metrics.json"]
-    doc = json.loads((tmp_path / "replay-metrics.json").read_text())
-    markdown = (tmp_path / "comparison.md").read_text()
-    totals = {mode: doc["modes"][mode]["total"] for mode in MODES}
-
-    expected = []
-    for label, read, unit, better in COMPARISON_ROWS:
-        b, s = read(totals["batch"]), read(totals["streaming"])
-        if b is None and s is None:
-            continue
-        name = f"{label} ({unit})" if unit else label
-        expected.append([name, fmt(b), fmt(s), improvement(b, s, better)])
-    rows = _table(markdown, "## Comparison")
-    assert rows == expected
-    labels = [row[0] for row in rows]
-    assert "Items processed" in labels and "Deduplication hit rate" in labels
-    assert len(rows) == len(COMPARISON_ROWS)  # with processors, every row has numbers
-    for row in rows:  # numbers as the JSON has them: two decimals or integers
-        assert all(re.fullmatch(r"-?\d+(\.\d{2})?|-", cell) for cell in row[1:3]), row
-
-    per_run = _table(markdown, "## Per run")
-    assert len(per_run) == 6
-    for row in per_run:
-        run = doc["modes"][row[0]]["runs"][int(row[1])]
-        assert row[3] == fmt(run["time_to_first_item_queued_seconds"])
-        assert row[4] == fmt(run["first_item_limit_seconds"])
-        assert row[6] == fmt(run["time_to_last_item_queued_seconds"])
-        assert row[7:10] == [str(run[k]) for k in ("items_collected", "items_queued",
-                                                   "duplicates_skipped")]  # fmt: skip
-    criteria = {row[0]: row[1] for row in _table(markdown, "## Success criteria")}
-    assert criteria["No duplicate processing"] == "PASS"
-    assert criteria["Deduplication hit rate 10-20 %, equal in both modes"] == "PASS"
-    assert criteria["First item queued < 60 s (streaming, every run)"] == "PASS"
-
-
 # -- the command line ------------------------------------------------------------------------
 def _workbench(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """``python -m workbench.cli ...`` with storage that is configured but never reached."""
@@ -205,7 +157,7 @@ def _error_lines(stderr: str) -> list[str]:
             ("--service-time", "normal(1)"),
             "argument --service-time: distribution 'normal(1)': unknown distribution 'normal'",
         ),
-        (("--processors", "-1"), "argument --processors: must be >= 0"),
+        (("--processors", "-1"), "argument --processors: must be at least 0"),
         (("--mode", "nope"), "invalid choice: 'nope'"),
     ],
 )

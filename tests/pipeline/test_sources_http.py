@@ -1,0 +1,441 @@
+"""What sources share on one client, and how they treat the servers: requests in flight,
+rate-limit headers, Retry-After dates (through the replay transport), Reddit's 403 and
+conditional requests. Faults and servers live at the transport seam (``MockTransport``,
+``ReplayTransport``); nothing above it is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pipeline.clock import Clock, InstantClock
+from pipeline.config import SourceConfig, parse_sources
+from pipeline.errors import ReplayError
+from pipeline.har import ReplayTransport
+from pipeline.items import ContentItem, content_hash
+from pipeline.recording import Recording, collect_sources, first_item_limit_seconds
+from pipeline.sources import (
+    MAX_REQUESTS_IN_FLIGHT,
+    SourceStats,
+    collect_source,
+    limit_requests_in_flight,
+)
+from pipeline.validators import Validator, Validators
+
+FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+RSS = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    b"<item><title>An item with a long title</title><link>https://x.example/1</link>"
+    b"</item></channel></rss>"
+)
+
+
+def sources(*entries: dict[str, Any]) -> tuple[SourceConfig, ...]:
+    return parse_sources({"sources": list(entries)}).sources
+
+
+def rss_source(**entry: Any) -> SourceConfig:
+    return sources({"name": "f", "type": "rss", "url": "https://x.example/feed", **entry})[0]
+
+
+def listing(*names: str, after: str | None = "t3_next") -> dict[str, Any]:
+    children = [{"kind": "t3", "data": {"name": n, "title": f"Post {n} title"}} for n in names]
+    return {"kind": "Listing", "data": {"after": after, "children": children}}
+
+
+async def collect(
+    handler: Callable[[httpx.Request], Any],
+    source: SourceConfig,
+    clock: Clock | None = None,
+    validators: Validators | None = None,
+    client: httpx.AsyncClient | None = None,
+) -> tuple[list[ContentItem], SourceStats]:
+    clock = clock or InstantClock()
+    stats = SourceStats(name=source.name, type=source.type)
+    if client is not None:
+        items = [i async for i in collect_source(client, source, clock, stats, validators)]
+        return items, stats
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as own:
+        items = [i async for i in collect_source(own, source, clock, stats, validators)]
+    return items, stats
+
+
+# -- requests in flight -----------------------------------------------------------------------
+class _Gauge:
+    """A server that counts how many requests it holds at once."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.peak = 0
+
+    async def handler(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        for _ in range(20):  # hold the request while the other sources get their turn
+            await asyncio.sleep(0)
+        self.in_flight -= 1
+        return httpx.Response(200, content=RSS, headers={"content-type": "application/rss+xml"})
+
+
+def many_feeds(count: int) -> tuple[SourceConfig, ...]:
+    return sources(
+        *(
+            {"name": f"f{i}", "type": "rss", "url": f"https://h{i}.example/feed"}
+            for i in range(count)
+        )
+    )
+
+
+@pytest.mark.anyio
+async def test_requests_in_flight_are_bounded_per_client() -> None:
+    gauge = _Gauge()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(gauge.handler)) as client:
+        limit_requests_in_flight(client, 4)
+        result = await collect_sources(client, many_feeds(30), Clock())
+    assert gauge.peak == 4
+    assert sum(s.accepted for s in result.stats.values()) == 30
+
+
+@pytest.mark.anyio
+async def test_the_default_bound_is_the_pool_size() -> None:
+    gauge = _Gauge()
+    count = MAX_REQUESTS_IN_FLIGHT + 30
+    async with httpx.AsyncClient(transport=httpx.MockTransport(gauge.handler)) as client:
+        result = await collect_sources(client, many_feeds(count), Clock())
+    assert MAX_REQUESTS_IN_FLIGHT == 100  # httpx.Limits() default max_connections
+    assert gauge.peak == MAX_REQUESTS_IN_FLIGHT
+    assert sum(s.accepted for s in result.stats.values()) == count
+
+
+def test_a_bound_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match=">= 1"):
+        limit_requests_in_flight(httpx.AsyncClient(), 0)
+
+
+# -- rate-limit headers -----------------------------------------------------------------------
+def timed_server(
+    clock: Clock, answer: Callable[[int], httpx.Response]
+) -> tuple[list[float], Callable[[httpx.Request], httpx.Response]]:
+    """A server answering its n-th request (from 1) with ``answer(n)``; the start times."""
+    starts: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        starts.append(clock.now())
+        return answer(len(starts))
+
+    return starts, handler
+
+
+@pytest.mark.anyio
+async def test_a_low_reddit_budget_spreads_the_remaining_requests_over_the_window() -> None:
+    clock = InstantClock()
+
+    def answer(n: int) -> httpx.Response:
+        remaining = 3 - (n - 1)  # 3, 2, 1, 0 of a limit of 100
+        headers = {
+            "x-ratelimit-remaining": f"{remaining:.1f}",
+            "x-ratelimit-used": str(100 - remaining),
+            "x-ratelimit-reset": f"{60 - clock.now():g}",  # the window ends at t=60
+        }
+        return httpx.Response(200, json=listing(f"t3_{n}"), headers=headers)
+
+    starts, handler = timed_server(clock, answer)
+    source = sources(
+        {"name": "r", "type": "reddit", "subreddit": "x", "pages": 4, "requests_per_minute": 600}
+    )[0]
+    items, stats = await collect(handler, source, clock)
+    assert len(items) == 4 and not stats.errors
+    # 3 requests left of 100 (under the reserve of 10) with 60 s to go: one every 20 s. The
+    # second request goes at the politeness interval (0.1 s), the budget's first slot.
+    assert starts == pytest.approx([0.0, 0.1, 20.0, 40.0])
+
+
+@pytest.mark.anyio
+async def test_a_full_budget_does_not_slow_anything() -> None:
+    clock = InstantClock()
+    full = {"x-ratelimit-remaining": "95.0", "x-ratelimit-used": "5", "x-ratelimit-reset": "600"}
+    starts, handler = timed_server(
+        clock, lambda n: httpx.Response(200, json=listing(f"t3_{n}"), headers=full)
+    )
+    source = sources({"name": "r", "type": "reddit", "subreddit": "x", "pages": 3})[0]
+    await collect(handler, source, clock)
+    assert starts == [0.0, 1.0, 2.0]  # the politeness interval alone
+
+
+@pytest.mark.anyio
+async def test_mastodon_reset_time_counts_from_the_response_date() -> None:
+    """Mastodon sends the reset as a time: a recording from 2024 waits what it recorded."""
+    clock = InstantClock()
+    spent = {
+        "date": "Tue, 14 May 2024 00:00:00 GMT",
+        "x-ratelimit-limit": "300",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": "2024-05-14T00:00:30.000Z",
+    }
+
+    def answer(n: int) -> httpx.Response:
+        status = {"id": f"{100 - n}", "uri": f"https://m.example/s/{n}"}
+        toot = {**status, "visibility": "public", "content": "<p>A toot of some length</p>"}
+        return httpx.Response(200, json=[toot], headers=spent)
+
+    starts, handler = timed_server(clock, answer)
+    source = sources(
+        {"name": "m", "type": "mastodon", "instance": "https://m.example", "pages": 2}
+    )[0]
+    items, stats = await collect(handler, source, clock)
+    assert len(items) == 2 and not stats.errors
+    assert starts == [0.0, 30.0]
+
+
+@pytest.mark.anyio
+async def test_the_budget_is_shared_by_the_sources_of_a_host() -> None:
+    clock = InstantClock()
+    starts: dict[str, float] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        starts[request.url.path] = clock.now()
+        headers = {
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-used": "100",
+            "x-ratelimit-reset": "45",
+        }
+        return httpx.Response(200, json=listing("t3_a", after=None), headers=headers)
+
+    first, second = sources(
+        {"name": "a", "type": "reddit", "subreddit": "a"},
+        {"name": "b", "type": "reddit", "subreddit": "b"},
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        await collect(handler, first, clock, client=client)
+        _, stats = await collect(handler, second, clock, client=client)
+    assert not stats.errors
+    assert starts == {"/r/a/new.json": 0.0, "/r/b/new.json": 45.0}
+
+
+@pytest.mark.anyio
+async def test_a_spent_budget_that_resets_too_late_is_throttling() -> None:
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-used": "100", "x-ratelimit-reset": "500"}
+    source = sources(
+        {"name": "r", "type": "reddit", "subreddit": "x", "pages": 2, "max_retry_after_s": 60}
+    )[0]
+    items, stats = await collect(
+        lambda r: httpx.Response(200, json=listing("t3_a"), headers=headers), source
+    )
+    assert len(items) == 1 and stats.requests == 1
+    assert stats.errors == {"throttled": 1}
+    assert "resets in 500 s" in (stats.last_error or "")
+
+
+# -- Retry-After ------------------------------------------------------------------------------
+@pytest.mark.anyio
+async def test_retry_after_date_waits_the_recorded_time_on_replay() -> None:
+    """A 2019 recording: Retry-After is a date 7 s after the 429's own Date header."""
+    clock = InstantClock()
+    stats = SourceStats(name="f", type="rss")
+    source = rss_source(url="https://dated.example/feed.xml")
+    transport = ReplayTransport(FEEDS / "retry_after_date.har", clock)
+    async with httpx.AsyncClient(transport=transport) as client:
+        items = [i async for i in collect_source(client, source, clock, stats)]
+    assert [i.title for i in items] == ["The item after the wait"]
+    assert stats.status_codes == {429: 1, 200: 1} and stats.retries == 1
+    # 0.1 s for the 429, the recorded 7 s, then 0.2 s for the feed.
+    assert clock.now() == pytest.approx(7.3)
+
+
+@pytest.mark.anyio
+async def test_retry_after_date_without_a_date_header_counts_from_now() -> None:
+    later = httpx.Response(
+        429, headers={"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, content=b"slow down"
+    )
+    _, stats = await collect(lambda r: later, rss_source(max_retry_after_s=60))
+    assert stats.errors == {"throttled": 1} and stats.requests == 1
+    assert "is too long" in (stats.last_error or "")
+
+
+# -- Reddit's 403 -----------------------------------------------------------------------------
+def reddit(**entry: Any) -> SourceConfig:
+    return sources({"name": "r", "type": "reddit", "subreddit": "x", **entry})[0]
+
+
+@pytest.mark.anyio
+async def test_reddit_403_is_throttling_and_retried() -> None:
+    answers = [
+        httpx.Response(403, content=b"<html><body>whoa there, pardner!</body></html>"),
+        httpx.Response(200, json=listing("t3_a", after=None)),
+    ]
+    items, stats = await collect(lambda r: answers.pop(0), reddit())
+    assert len(items) == 1 and not stats.errors
+    assert stats.retries == 1 and stats.status_codes == {403: 1, 200: 1}
+
+
+@pytest.mark.anyio
+async def test_reddit_403_to_the_end_is_a_throttled_error() -> None:
+    _, stats = await collect(
+        lambda r: httpx.Response(403, content=b"blocked"), reddit(max_attempts=3)
+    )
+    assert stats.errors == {"throttled": 1} and stats.requests == 3
+    assert "Reddit's answer to too many requests" in (stats.last_error or "")
+
+
+@pytest.mark.anyio
+async def test_reddit_403_with_a_reason_is_a_real_error() -> None:
+    private = {"reason": "private", "message": "Forbidden", "error": 403}
+    _, stats = await collect(lambda r: httpx.Response(403, json=private), reddit())
+    assert stats.errors == {"http_status": 1} and stats.requests == 1 and stats.retries == 0
+
+
+@pytest.mark.anyio
+async def test_a_feed_403_is_not_throttling() -> None:
+    _, stats = await collect(lambda r: httpx.Response(403), rss_source())
+    assert stats.errors == {"http_status": 1} and stats.requests == 1
+
+
+# -- conditional requests ---------------------------------------------------------------------
+class _EtagServer:
+    """A feed server that answers 304 to the right If-None-Match."""
+
+    def __init__(self, body: bytes = RSS) -> None:
+        self.body = body
+        self.seen: list[dict[str, str]] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        conditional = {
+            k: v for k, v in request.headers.items() if k in ("if-none-match", "if-modified-since")
+        }
+        self.seen.append(conditional)
+        if conditional.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"etag": '"v1"'})
+        return httpx.Response(
+            200,
+            content=self.body,
+            headers={
+                "content-type": "application/rss+xml",
+                "etag": '"v1"',
+                "last-modified": "Mon, 13 May 2024 23:00:00 GMT",
+            },
+        )
+
+
+@pytest.mark.anyio
+async def test_a_304_is_an_empty_successful_fetch() -> None:
+    server = _EtagServer()
+    first = Validators()
+    items, _ = await collect(server.handler, rss_source(), validators=first)
+    assert len(items) == 1
+    kept = Validator("https://x.example/feed", '"v1"', "Mon, 13 May 2024 23:00:00 GMT")
+    assert first.merged() == {"f": kept}
+
+    second = Validators(first.merged())
+    items, stats = await collect(server.handler, rss_source(), validators=second)
+    assert items == [] and not stats.errors and not stats.warnings
+    assert stats.status_codes == {304: 1} and stats.requests == 1
+    assert server.seen[-1] == {
+        "if-none-match": '"v1"',
+        "if-modified-since": "Mon, 13 May 2024 23:00:00 GMT",
+    }
+    assert second.merged() == {"f": kept}  # a 304 keeps the validators for the next run
+
+
+@pytest.mark.anyio
+async def test_no_conditional_headers_for_another_url_or_when_switched_off() -> None:
+    server = _EtagServer()
+    previous = {"f": Validator("https://x.example/old-feed", '"v1"', None)}
+    items, _ = await collect(server.handler, rss_source(), validators=Validators(previous))
+    assert len(items) == 1 and server.seen[-1] == {}
+    previous = {"f": Validator("https://x.example/feed", '"v1"', None)}
+    off = rss_source(conditional_requests=False)
+    items, _ = await collect(server.handler, off, validators=Validators(previous))
+    assert len(items) == 1 and server.seen[-1] == {}
+
+
+@pytest.mark.anyio
+async def test_validators_of_a_feed_that_failed_to_parse_are_not_kept() -> None:
+    server = _EtagServer(body=b"<html><body>maintenance</body></html>")
+    validators = Validators()
+    _, stats = await collect(server.handler, rss_source(), validators=validators)
+    assert stats.errors == {"parse": 1}
+    assert validators.merged() == {}
+
+
+def test_validators_round_trip_and_unreadable_blobs_count_as_none() -> None:
+    validators = Validators({"a": Validator("https://a.example/", None, "Mon, 13 May 2024")})
+    validators.keep("b", "https://b.example/", httpx.Headers({"ETag": 'W/"x"'}))
+    again = Validators.from_json(json.loads(json.dumps(validators.to_json())))
+    assert again.previous == {
+        "a": Validator("https://a.example/", None, "Mon, 13 May 2024"),
+        "b": Validator("https://b.example/", 'W/"x"', None),
+    }
+    assert Validators.from_json({"format": "something-else"}).previous == {}
+    assert Validators.from_json([1, 2]).previous == {}
+
+
+# -- many sources: what the HTTP stack needs, and the per-source first-item replay -------------
+def test_the_http_stack_finds_sniffio() -> None:
+    """httpcore imports sniffio on every request; without it each import fails, slowly."""
+    assert importlib.util.find_spec("sniffio") is not None
+
+
+def _answer(url: str, title: str, time_ms: float) -> dict[str, Any]:
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+        f"<title>{title}</title><link>{url}#{time_ms}</link></item></channel></rss>"
+    )
+    return {
+        "startedDateTime": "2024-05-14T00:00:00.000Z",
+        "time": time_ms,
+        "request": {"method": "GET", "url": url},
+        "response": {
+            "status": 200,
+            "headers": [{"name": "content-type", "value": "application/rss+xml"}],
+            "content": {"mimeType": "application/rss+xml", "text": body},
+        },
+    }
+
+
+def test_first_item_limit_replays_each_source_alone(tmp_path: Path) -> None:
+    """Two sources of one URL recorded twice (1 s, then 3 s): replayed alone, each gets the
+    first answer, as if it were the only source; a source with no answer names the URL."""
+    url = "https://same.example/feed"
+    entries = [
+        _answer(url, "The first answer of two", 1000),
+        _answer(url, "The second answer", 3000),
+    ]
+    (tmp_path / "run-000.har").write_text(json.dumps({"log": {"entries": entries}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"runs": []}))
+    config = {
+        "sources": [
+            {"name": "a", "type": "rss", "url": url},
+            {"name": "b", "type": "rss", "url": url},
+        ]
+    }
+    (tmp_path / "sources.yaml").write_text(json.dumps(config))
+    recording = Recording.open(tmp_path)
+    assert first_item_limit_seconds(recording, 0) == (1.0, {"a": 1.0, "b": 1.0})
+    config["sources"].append({"name": "c", "type": "rss", "url": "https://same.example/feeds"})
+    (tmp_path / "sources.yaml").write_text(json.dumps(config))
+    with pytest.raises(ReplayError, match=r"no recorded answer .*closest recorded: " + url):
+        first_item_limit_seconds(Recording.open(tmp_path), 0)
+
+
+@pytest.mark.anyio
+async def test_every_source_type_caps_item_text() -> None:
+    """A 4.4 MB Reddit selftext (issue 12) comes out at ``max_item_chars``, hash recomputed."""
+    post = {"name": "t3_big", "title": "A post with a huge body", "selftext": "x" * 4_400_000}
+    answer = {
+        "kind": "Listing",
+        "data": {"after": None, "children": [{"kind": "t3", "data": post}]},
+    }
+    items, stats = await collect(
+        lambda r: httpx.Response(200, json=answer), reddit(max_item_chars=5_000)
+    )
+    (item,) = items
+    assert (len(item.title), len(item.body)) == (23, 5_000 - 23)
+    assert item.content_hash == content_hash(item.title, "x" * (5_000 - 23))
+    assert item.metadata["truncated"] is True and stats.warnings == {"truncated": 1}

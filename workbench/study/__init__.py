@@ -1,0 +1,42 @@
+"""The rollout study behind the notebooks: each notebook calls one step and shows its section.
+
+- ``explore_recordings`` (01), ``replay_recordings`` (02, cached), ``simulate_recordings`` (03)
+  write their results as JSON into the output folder (``Results``);
+- ``recordings_section``, ``replay_section``, ``simulation_section`` turn those results into the
+  report's sections (tables, figures; they display in a notebook as they appear in the report);
+- ``assemble`` builds the whole report from the results (04), ``Report.write`` writes the HTML,
+  the Markdown and ``metrics.json``; ``execute_notebooks`` runs the four notebooks headless.
+"""
+
+from workbench.study._results import Results, recording_paths
+from workbench.study.execute import STUDY_NOTEBOOKS, execute_notebooks
+from workbench.study.explore import explore_recordings
+from workbench.study.replay import replay_recordings
+from workbench.study.sections import (
+    SECTIONS,
+    Context,
+    assemble,
+    recordings_section,
+    replay_section,
+    simulation_section,
+    summary_section,
+)
+from workbench.study.simulate import DEFAULT_STARTUP, simulate_recordings
+
+__all__ = [
+    "DEFAULT_STARTUP",
+    "SECTIONS",
+    "STUDY_NOTEBOOKS",
+    "Context",
+    "Results",
+    "assemble",
+    "execute_notebooks",
+    "explore_recordings",
+    "recording_paths",
+    "recordings_section",
+    "replay_recordings",
+    "replay_section",
+    "simulate_recordings",
+    "simulation_section",
+    "summary_section",
+]

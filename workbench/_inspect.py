@@ -128,6 +128,7 @@ def dedup_summary(recording: Recording) -> dict[str, Any]:
         new_keys: dict[str, _Sighting] = {}
         counts = _DedupCounts()
         by_source = {name: _DedupCounts() for name in names}
+        earlier = 0  # duplicates whose matched key an earlier run recorded
         items = result.all_items()
         for item in items:
             keys = item.dedup_keys()
@@ -138,6 +139,7 @@ def dedup_summary(recording: Recording) -> dict[str, Any]:
                     new_keys.setdefault(key, here)
             else:
                 kind = key_kind(matched)
+                earlier += matched in history
                 first = history.get(matched) or run_seen[matched]
                 example = {"key": matched, "item": here.to_dict(), "first_seen": first.to_dict()}
                 for tally in (counts, total, by_source.setdefault(item.source_name, _DedupCounts()),
@@ -153,6 +155,8 @@ def dedup_summary(recording: Recording) -> dict[str, Any]:
                 "index": run.index,
                 "items_collected": len(items),
                 **counts.to_dict(),
+                "duplicates_seen_in_earlier_runs": earlier,
+                "duplicates_within_run": counts.duplicates - earlier,
                 "per_source": {name: c.to_dict() for name, c in by_source.items()},
                 "sequential_collection_seconds": result.duration_s,
             }

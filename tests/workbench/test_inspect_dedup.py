@@ -92,3 +92,26 @@ def test_shipped_recordings_hit_rates(
     dedup = dedup_summary(Recording.open(RECORDINGS / name))
     assert (dedup["duplicates"], dedup["items_collected"]) == (duplicates, collected)
     assert dedup["by_key"] == by_key
+
+
+def test_explore_notebook_shows_the_same_counts_by_key_per_source(tmp_path: Path) -> None:
+    from workbench import study
+
+    doc = study.explore_recordings([str(FIXTURE)], study.Results(tmp_path))
+    explored = doc["recordings"]["dedup"]
+    assert [r["overlap"]["duplicates_by_key"] for r in explored["runs"]] == [
+        {"id": 2, "link": 5, "text": 2},
+        {"id": 25, "link": 5, "text": 2},
+    ]
+    section = study.duplicates_section(study.Context.of(tmp_path, [str(FIXTURE)]))
+    by_source, examples = (b for b in section.blocks if hasattr(b, "frame"))
+    frame = by_source.frame.set_index("Source")
+    # Over both runs (test_dedup_collect.py's docstring): Reddit's link posts 4 + 4 by link,
+    # the cross-post 1 + 1 by text, "How?"/"Help" 5 by id (run 1) and "Why?" 1 + 1 by link.
+    assert frame.loc["reddit-programming"].tolist() == [8, 0, 8, 0]
+    assert frame.loc["devto"].tolist() == [2, 0, 0, 2]
+    assert frame.loc["reddit-learnpython"].tolist() == [7, 5, 2, 0]
+    assert frame["Duplicates"].sum() == 41
+    rows = examples.frame
+    assert rows["Kind"].tolist() == ["id"] * 3 + ["link"] * 3 + ["text"] * 3
+    assert rows.iloc[6]["Source"] == "devto" and rows.iloc[6]["First source"] == "blog"

@@ -22,15 +22,12 @@ run 1 (8 h later; the history holds the keys of run 0's 23 new items):
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
-from pipeline.clock import Clock
-from pipeline.collect import CollectorOptions, RunInputs, collect_run
-from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
 from pipeline.history.codec import encode_lines
 from pipeline.history.keys import key_digest
@@ -38,6 +35,7 @@ from pipeline.items import content_hash
 from pipeline.metrics import RunMetrics
 from pipeline.recording import Recording
 from pipeline.storage import BlobStore, QueueAdapter, StorageAccount
+from tests.pipeline.test_collect import collect_recorded, fresh
 
 pytestmark = pytest.mark.anyio
 
@@ -63,24 +61,19 @@ RUN1_BATCH = {
 NONE = {"id": 0, "link": 0, "text": 0}
 
 
+@pytest.fixture
+async def storage(
+    connection_string: str, unique_name: str
+) -> AsyncIterator[tuple[QueueAdapter, BlobStore]]:
+    """A new queue and container on the session's Azurite, deleted afterwards."""
+    async with StorageAccount(connection_string) as account, fresh(account, unique_name) as pair:
+        yield pair
+
+
 async def _collect(
     recording: Recording, index: int, queue: QueueAdapter, store: BlobStore, mode: str
 ) -> RunMetrics:
-    run = recording.run(index)
-    clock = Clock(200.0)
-    async with httpx.AsyncClient(transport=ReplayTransport(run.har_path, clock)) as client:
-        return await collect_run(
-            RunInputs(
-                sources=recording.sources.sources,
-                client=client,
-                queue=queue,
-                store=store,
-                history=HistoryIndex(store),
-                clock=clock,
-                started_at=run.started_at,
-                options=CollectorOptions(mode_override=mode),
-            )
-        )
+    return await collect_recorded(recording, index, queue, store, HistoryIndex(store), mode)
 
 
 def _per_source(metrics: RunMetrics) -> dict[str, dict[str, int]]:
@@ -92,63 +85,51 @@ def _per_source(metrics: RunMetrics) -> dict[str, dict[str, int]]:
 
 
 async def test_batch_runs_count_duplicates_by_key_per_source(
-    connection_string: str, unique_name: str
+    storage: tuple[QueueAdapter, BlobStore],
 ) -> None:
     recording = Recording.open(FIXTURE)
-    async with StorageAccount(connection_string) as account:
-        queue = await account.queue(unique_name).create_if_missing()
-        store = await account.container(unique_name).create_if_missing()
-        try:
-            first = await _collect(recording, 0, queue, store, "batch")
-            assert (first.items_collected, first.duplicates_skipped) == (32, 9)
-            assert first.duplicates_by_key == {"id": 2, "link": 5, "text": 2}
-            assert _per_source(first) == RUN0_BATCH
-            for name, s in first.per_source.items():
-                assert sum(s["duplicates_by_key"].values()) == s["duplicates_skipped"], name
+    queue, store = storage
+    first = await _collect(recording, 0, queue, store, "batch")
+    assert (first.items_collected, first.duplicates_skipped) == (32, 9)
+    assert first.duplicates_by_key == {"id": 2, "link": 5, "text": 2}
+    assert _per_source(first) == RUN0_BATCH
+    for name, s in first.per_source.items():
+        assert sum(s["duplicates_by_key"].values()) == s["duplicates_skipped"], name
 
-            # The history of run 0: every queued item's id, no short text's hash.
-            seen = await HistoryIndex(store).load(recording.run(1).started_at)
-            assert key_digest("id:reddit:t3_h1") in seen.digests()
-            assert key_digest(f"hash:{content_hash('How?', '')}") not in seen.digests()
-            assert key_digest(f"hash:{content_hash('Good morning!', 'Good morning!')}") not in (
-                seen.digests()
-            )
-            # 23 new items (6 + 3 + 4 + 0 + 2 + 5 + 0 + 3); keys: 23 ids, 23 links, and a text
-            # key for the 7 of 12 words or more (the four blog posts, two changelog entries,
-            # the release bot's status; the short posts and the Reddit titles have none).
-            assert first.items_queued == 23
-            assert len(seen) == 23 + 23 + 7
+    # The history of run 0: every queued item's id, no short text's hash.
+    seen = await HistoryIndex(store).load(recording.run(1).started_at)
+    assert key_digest("id:reddit:t3_h1") in seen.digests()
+    assert key_digest(f"hash:{content_hash('How?', '')}") not in seen.digests()
+    assert key_digest(f"hash:{content_hash('Good morning!', 'Good morning!')}") not in (
+        seen.digests()
+    )
+    # 23 new items (6 + 3 + 4 + 0 + 2 + 5 + 0 + 3); keys: 23 ids, 23 links, and a text
+    # key for the 7 of 12 words or more (the four blog posts, two changelog entries,
+    # the release bot's status; the short posts and the Reddit titles have none).
+    assert first.items_queued == 23
+    assert len(seen) == 23 + 23 + 7
 
-            second = await _collect(recording, 1, queue, store, "batch")
-            assert (second.items_collected, second.duplicates_skipped) == (33, 32)
-            assert second.duplicates_by_key == {"id": 25, "link": 5, "text": 2}
-            assert _per_source(second) == RUN1_BATCH
-            assert second.to_dict()["duplicates_by_key"] == second.duplicates_by_key
-        finally:
-            await account.delete_queue(unique_name)
-            await account.delete_container(unique_name)
+    second = await _collect(recording, 1, queue, store, "batch")
+    assert (second.items_collected, second.duplicates_skipped) == (33, 32)
+    assert second.duplicates_by_key == {"id": 25, "link": 5, "text": 2}
+    assert _per_source(second) == RUN1_BATCH
+    assert second.to_dict()["duplicates_by_key"] == second.duplicates_by_key
 
 
 async def test_streaming_run_totals_by_key_match_batch(
-    connection_string: str, unique_name: str
+    storage: tuple[QueueAdapter, BlobStore],
 ) -> None:
     # Every duplicate of run 0 is one of a pair (or the repeated guid, an id clique): which
     # item counts as the duplicate depends on arrival order, the kind does not.
     recording = Recording.open(FIXTURE)
-    async with StorageAccount(connection_string) as account:
-        queue = await account.queue(unique_name).create_if_missing()
-        store = await account.container(unique_name).create_if_missing()
-        try:
-            metrics = await _collect(recording, 0, queue, store, "streaming")
-            assert metrics.duplicates_skipped == 9
-            assert metrics.duplicates_by_key == {"id": 2, "link": 5, "text": 2}
-        finally:
-            await account.delete_queue(unique_name)
-            await account.delete_container(unique_name)
+    queue, store = storage
+    metrics = await _collect(recording, 0, queue, store, "streaming")
+    assert metrics.duplicates_skipped == 9
+    assert metrics.duplicates_by_key == {"id": 2, "link": 5, "text": 2}
 
 
 async def test_old_history_entries_load_and_a_short_text_hash_matches_nothing(
-    connection_string: str, unique_name: str
+    storage: tuple[QueueAdapter, BlobStore],
 ) -> None:
     """Index lines written before this rule (version 2 and version 1) still load; a short
     text's hash they hold, and a day page's link without its fragment, match no new post."""
@@ -160,26 +141,20 @@ async def test_old_history_entries_load_and_a_short_text_hash_matches_nothing(
         "url:http://microblog.example/2017/06/26.html",  # a day page's link, fragment dropped
         "url:https://i.example.com/f0a1.png",  # a link: still a key, h1 and h6 match it
     ]
-    async with StorageAccount(connection_string) as account:
-        queue = await account.queue(unique_name).create_if_missing()
-        store = await account.container(unique_name).create_if_missing()
-        try:
-            history = HistoryIndex(store)
-            bucket = history.bucket_name(hour)
-            v2 = encode_lines(hour, [60_000_000], [[key_digest(k) for k in old_keys[:2]]])
-            v1 = {"v": 1, "t0": v2[0]["t0"], "t": [120_000_000],
-                  "k": [[key_digest(old_keys[2])]]}  # fmt: skip
-            await store.ensure_append_blob(bucket)
-            await store.append_jsonl(bucket, [*v2, v1])
-            assert len(await history.load(run.started_at)) == 3
+    queue, store = storage
+    history = HistoryIndex(store)
+    bucket = history.bucket_name(hour)
+    v2 = encode_lines(hour, [60_000_000], [[key_digest(k) for k in old_keys[:2]]])
+    v1 = {"v": 1, "t0": v2[0]["t0"], "t": [120_000_000],
+          "k": [[key_digest(old_keys[2])]]}  # fmt: skip
+    await store.ensure_append_blob(bucket)
+    await store.append_jsonl(bucket, [*v2, v1])
+    assert len(await history.load(run.started_at)) == 3
 
-            metrics = await _collect(recording, 0, queue, store, "batch")
-            # As on an empty history (9), plus h1 and h6 by the old link (h6 was one already):
-            # the three "How?" posts and the microblog's posts are all queued.
-            assert metrics.duplicates_skipped == 10
-            assert metrics.per_source["reddit-learnpython"]["duplicates_by_key"] == {
-                "id": 0, "link": 2, "text": 0}  # fmt: skip
-            assert metrics.per_source["microblog"]["duplicates_skipped"] == 0
-        finally:
-            await account.delete_queue(unique_name)
-            await account.delete_container(unique_name)
+    metrics = await _collect(recording, 0, queue, store, "batch")
+    # As on an empty history (9), plus h1 and h6 by the old link (h6 was one already):
+    # the three "How?" posts and the microblog's posts are all queued.
+    assert metrics.duplicates_skipped == 10
+    assert metrics.per_source["reddit-learnpython"]["duplicates_by_key"] == {
+        "id": 0, "link": 2, "text": 0}  # fmt: skip
+    assert metrics.per_source["microblog"]["duplicates_skipped"] == 0

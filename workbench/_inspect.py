@@ -239,7 +239,7 @@ def format_dedup(dedup: dict[str, Any]) -> list[str]:
         for name, source in run["per_source"].items():
             if source["duplicates"]:
                 lines.append(
-                    f"    {name:<26} {source['duplicates']:>3} ({_fmt_counts(source['by_key'])})"
+                    f"    - {name:<26} {source['duplicates']:>3} ({_fmt_counts(source['by_key'])})"
                 )
     for kind, examples in dedup["examples"].items():
         if not examples:

@@ -69,7 +69,7 @@ def test_inspect_json_counts_duplicates_by_key_per_run_and_source(
     printed = capsys.readouterr().out
     assert "by key id=27,link=10,text=4" in printed
     assert "in the order id, link, text" in printed
-    assert "    reddit-programming           4 (id=0,link=4,text=0)" in printed
+    assert "    - reddit-programming           4 (id=0,link=4,text=0)" in printed
     assert (
         'run 0 devto "Deduplication keys that do not lose posts" = run 0 blog '
         '"Deduplication keys that do not lose posts"  [hash:'

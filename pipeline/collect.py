@@ -43,8 +43,8 @@ import httpx
 from pipeline._tasks import first_error
 from pipeline.clock import Clock
 from pipeline.config import SourceConfig
-from pipeline.history import HistoryIndex, SeenKeys
-from pipeline.items import ContentItem
+from pipeline.history import HistoryIndex, SeenKeys, first_seen
+from pipeline.items import ContentItem, key_kind
 from pipeline.messages import (
     build_message,
     claim_blob_name,
@@ -196,10 +196,11 @@ class _Run:
         self.tally.collected[item.source_name] += 1
         total = sum(self.tally.collected.values())
         keys = item.dedup_keys()
-        new = not self.seen_history.seen(keys) and not self.seen_run.seen(keys)
+        matched = first_seen(keys, self.seen_history, self.seen_run)
+        new = matched is None
         self.seen_run.add(keys)
-        if not new:
-            self.tally.duplicates[item.source_name] += 1
+        if matched is not None:
+            self.tally.count_duplicate(item.source_name, key_kind(matched))
         if total % self.inputs.options.progress_every == 0:
             self.log_progress()
         return new

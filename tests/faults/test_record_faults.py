@@ -5,9 +5,6 @@ its items to the processors."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +15,15 @@ from pipeline.har import ReplayTransport
 from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
 from tests.faults._matrix import Row
+from tests.faults._measure import run_measured
 from tests.faults._pipeline import Consumers, collect, consumed, made
 from tests.faults._server import Answer, FaultServer, gzip_bomb, post_url, rss
 
 pytestmark = pytest.mark.anyio
 
 INFLATED = 1024**3
-# The interpreter with its libraries takes ~180 MB here and the bomb, cut at the 5 MiB cap,
-# ~100 MB more (its NUL bytes are six characters each in the HAR's JSON); decoded in full it
+# The command with its libraries takes ~180 MB here and the bomb, cut at the 5 MiB cap,
+# ~130 MB more (its NUL bytes are six characters each in the HAR's JSON); decoded in full it
 # took 4.4 GB.
 PEAK_LIMIT_MB = 400
 
@@ -43,20 +41,9 @@ async def test_gzip_bomb_through_record(
         f"  - {{name: bomb, type: rss, url: '{server.base}/bomb.xml', max_attempts: 1}}\n"
     )
     out = tmp_path / "recording"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "record", "--sources", str(sources),
-         "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None and process.stderr is not None
-    stderr = process.stderr.read()
-    process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    process.stdout.close()
-    process.stderr.close()
-    peak_mb = usage.ru_maxrss / 1024
-    assert process.returncode == 0, stderr[-3000:]
+    recorded = run_measured(["record", "--sources", str(sources), "--out", str(out)])
+    stderr, peak_mb = recorded.stderr, recorded.peak_mb
+    assert recorded.code == 0, stderr[-3000:]
     assert peak_mb < PEAK_LIMIT_MB, f"record peaked at {peak_mb:.0f} MB"
     har_mb = (out / "run-000.har").stat().st_size / 2**20
     assert har_mb < 40, f"the HAR is {har_mb:.0f} MiB"

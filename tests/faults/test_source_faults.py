@@ -11,11 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +22,7 @@ from pipeline.har import har_entry, write_har
 from pipeline.recording import parse_time
 from pipeline.storage import StorageAccount
 from tests.faults._matrix import Row
+from tests.faults._measure import run_measured
 from tests.faults._pipeline import Consumers, collect, consumed, made, sources
 from tests.faults._server import Answer, FaultServer, post_url, reddit_listing, rss
 from tests.pipeline.test_sources_feeds import _in_encoding, quadratic_entity_feed
@@ -148,18 +145,9 @@ async def test_the_80kb_entity_feed(
     (folder / "manifest.json").write_text(
         json.dumps({"runs": [{"har": "run-000.har", "started_at": "2024-05-14T06:00:00Z"}]})
     )
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "inspect", str(folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    report = process.stdout.read()
-    process.stdout.close()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    seconds, peak_mb = time.monotonic() - started, usage.ru_maxrss / 1024
-    assert process.returncode == 0 and "hostile" in report, report
+    inspected = run_measured(["inspect", str(folder)])
+    seconds, peak_mb = inspected.seconds, inspected.peak_mb
+    assert inspected.code == 0 and "hostile" in inspected.stdout, inspected.stdout
     assert seconds < 30 and peak_mb < 300, (seconds, peak_mb)
     matrix.record(dataclasses.replace(
         row, seen=f"{row.seen}; `workbench inspect` of it: {seconds:.1f} s, peak {peak_mb:.0f} MB"

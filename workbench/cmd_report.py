@@ -9,9 +9,12 @@ to ``{out}/notebooks``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from workbench.options import (
@@ -131,13 +134,30 @@ def _report(args: argparse.Namespace) -> int:
         Recording.open(recording)  # a bad folder is reported before any notebook runs
     _check_scaledobject(args.scaledobject)
     start = time.monotonic()
+    interrupted: list[int] = []
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    # An interrupt can reach the kernel first (it dies) and come back as a failed cell: say
+    # "interrupted", not "kernel died". Only the main thread may set a handler.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
     try:
         executed = execute_notebooks(
             args.out, report_parameters(args, recordings), progress=_progress, stream=sys.stderr
         )
-    except NotebookFailed as exc:
+    except Exception as exc:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        if not isinstance(exc, NotebookFailed):
+            raise
         print(f"workbench report: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     out = Path(args.out)
     for name in ("rollout-report.html", "rollout-report.md", "metrics.json"):
         print(f"wrote {out / name}")

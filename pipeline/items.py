@@ -76,6 +76,17 @@ def text_identifies_post(title: str, body: str) -> bool:
     return text_words(title, body, limit=MIN_TEXT_KEY_WORDS) >= MIN_TEXT_KEY_WORDS
 
 
+def processing_key(content_hash: str, title: str, body: str, source: str, source_id: str) -> str:
+    """What the processor is idempotent by, following the dedup keys: the content hash when the
+    text identifies a post (the same long text is the same work, whatever its id), else the
+    post itself (``id-`` and a SHA-256 of source and source id), so two distinct short posts
+    ("How?") are both processed while the same post delivered twice is processed once."""
+    if text_identifies_post(title, body):
+        return content_hash
+    digest = hashlib.sha256(f"{source}\n{source_id}".encode()).hexdigest()
+    return f"id-{digest}"
+
+
 # Fragments that point into a page, not at an item on it: comment sections and forms, "read
 # more" jumps, skip links and layout landmarks (WordPress, Blogger, Ghost, Disqus, themes).
 _IN_PAGE_ANCHORS = frozenset(

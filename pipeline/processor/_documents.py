@@ -1,5 +1,5 @@
 """What the processor reads and writes: the message it decodes, the result document
-(``<results>/<content_hash>.json``) and the poison queue's envelope. Pure functions, no I/O."""
+(``<results>/<processing key>.json``) and the poison queue's envelope. Pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.items import processing_key
 from pipeline.messages import CLAIMS_PREFIX, validate_message
 from pipeline.storage import ReceivedMessage
 
@@ -20,8 +21,22 @@ class InvalidClaimError(ValueError):
     """A claim check that points nowhere useful: the message goes to the poison queue."""
 
 
-def result_blob_name(content_hash: str) -> str:
-    return f"{content_hash}.json"
+def result_blob_name(key: str) -> str:
+    """The result of the item with processing key ``key`` (``message_processing_key``)."""
+    return f"{key}.json"
+
+
+def message_processing_key(data: dict[str, Any]) -> str:
+    """The key a v1 message is processed once by (``pipeline.items.processing_key``): its
+    content hash, or for a text too short to identify a post, the post's source and id. A cut
+    body of a long item still identifies it, so the cut does not change the key."""
+    return processing_key(
+        str(data["content_hash"]),
+        str(data.get("title") or ""),
+        str(data.get("body") or ""),
+        str(data.get("source") or ""),
+        str(data.get("source_id") or ""),
+    )
 
 
 def poison_blob_name(queue_name: str, queue_message_id: str) -> str:

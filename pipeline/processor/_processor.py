@@ -17,6 +17,7 @@ from pipeline.processor._documents import (
     claim_reference,
     claimed_item,
     decode,
+    message_processing_key,
     poison_blob_name,
     poison_envelope,
     result_blob_name,
@@ -395,7 +396,7 @@ class Processor:
     async def _process(self, lease: Lease, data: dict[str, Any], started_at: float) -> None:
         assert self._leases is not None
         results = self.account.container(self.settings.results_container)
-        blob = result_blob_name(data["content_hash"])
+        blob = result_blob_name(message_processing_key(data))
         if await results.exists(blob):
             await self._leases.end(lease, delete=True)
             self._record(lease.message, data, "duplicate", started_at, reason="result exists")

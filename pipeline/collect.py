@@ -43,13 +43,15 @@ import httpx
 from pipeline._tasks import first_error
 from pipeline.clock import Clock
 from pipeline.config import SourceConfig
-from pipeline.history import HistoryIndex, SeenKeys
-from pipeline.items import ContentItem
+from pipeline.history import HistoryIndex, SeenKeys, first_seen
+from pipeline.items import ContentItem, key_kind
 from pipeline.messages import (
     build_message,
     claim_blob_name,
     collection_blob_name,
+    collection_line,
     encode_message,
+    line_needs_claim_check,
     needs_claim_check,
 )
 from pipeline.metrics import MessageRecord, RunMetrics, RunTally
@@ -184,6 +186,7 @@ class _Run:
         rate = inputs.options.rate_limit_items_per_s
         self.limiter = _RateLimiter(rate, inputs.clock) if rate else None
         self._pending: list[ContentItem] = []  # streaming: sent, waiting for blob + history
+        self._claims: dict[str, str] = {}  # content hash -> claim check written this run
         self._flush_lock = asyncio.Lock()
         self._blob_ready = False
         self._first_sent = asyncio.Event()
@@ -202,10 +205,11 @@ class _Run:
         self.tally.collected[item.source_name] += 1
         total = sum(self.tally.collected.values())
         keys = item.dedup_keys()
-        new = not self.seen_history.seen(keys) and not self.seen_run.seen(keys)
+        matched = first_seen(keys, self.seen_history, self.seen_run)
+        new = matched is None
         self.seen_run.add(keys)
-        if not new:
-            self.tally.duplicates[item.source_name] += 1
+        if matched is not None:
+            self.tally.count_duplicate(item.source_name, key_kind(matched))
         if total % self.inputs.options.progress_every == 0:
             self.log_progress()
         return new
@@ -234,15 +238,13 @@ class _Run:
         )
         text = encode_message(message)
         if needs_claim_check(text):
-            claim = claim_blob_name(self.collection_id, item.content_hash)
-            await self.inputs.store.write_json(claim, item.to_dict())
             message = build_message(
                 item,
                 collection_id=self.collection_id,
                 collection_blob=self.blob,
                 mode=mode,
                 message_id=message["id"],
-                claim_check=f"{self.inputs.store.name}/{claim}",
+                claim_check=await self.claim(item),
             )
             text = encode_message(message)
             self.tally.claim_checks += 1
@@ -266,6 +268,24 @@ class _Run:
                 record.enqueued_at,
             )
 
+    async def claim(self, item: ContentItem) -> str:
+        """The item's claim check (``<container>/claims/...``: the whole item), written once
+        per run and shared by its message and its collection-blob line."""
+        ref = self._claims.get(item.content_hash)
+        if ref is None:
+            claim = claim_blob_name(self.collection_id, item.content_hash)
+            await self.inputs.store.write_json(claim, item.to_dict())
+            ref = self._claims[item.content_hash] = f"{self.inputs.store.name}/{claim}"
+        return ref
+
+    async def blob_lines(self, items: Sequence[ContentItem]) -> list[dict[str, Any]]:
+        """Collection-blob lines; an item over the append-block limit is claim-checked, so
+        that one huge item does not fail the append of the whole run."""
+        return [
+            collection_line(i, await self.claim(i) if line_needs_claim_check(i) else None)
+            for i in items
+        ]
+
     async def send_all(self, items: Sequence[ContentItem], mode: str, stamp: _Stamp) -> None:
         """Send with at most ``send_concurrency`` in flight."""
         semaphore = asyncio.Semaphore(self.inputs.options.send_concurrency)
@@ -286,7 +306,7 @@ class _Run:
             if not items:
                 return
             await self.ensure_blob()
-            await self.inputs.store.append_jsonl(self.blob, [i.to_dict() for i in items])
+            await self.inputs.store.append_jsonl(self.blob, await self.blob_lines(items))
             await self.inputs.history.record([(i.dedup_keys(), i.collected_at) for i in items])
 
     # -- the two groups ------------------------------------------------------------------
@@ -321,7 +341,7 @@ class _Run:
         new_items = [item for item in collected if self.accept(item)]
         if new_items:
             await self.ensure_blob()
-            await self.inputs.store.append_jsonl(self.blob, [i.to_dict() for i in new_items])
+            await self.inputs.store.append_jsonl(self.blob, await self.blob_lines(new_items))
             await self.send_all(new_items, "batch", done)
             await self.inputs.history.record([(i.dedup_keys(), i.collected_at) for i in new_items])
         self.note_end(done.now())

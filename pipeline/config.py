@@ -9,6 +9,7 @@ Unknown keys and wrong types raise ``ConfigError`` naming the file, the source a
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,9 @@ def _check(where: str, label: str, key: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{prefix}: expected a number, got {value!r}")
         value = float(value)
+        # NaN passes every comparison below (and .nan politeness meant no politeness at all).
+        if not math.isfinite(value):
+            raise ConfigError(f"{prefix}: expected a finite number, got {value!r}")
     minimum = meta["minimum"]
     if minimum is not None and value < minimum:
         raise ConfigError(f"{prefix}: must be >= {minimum:g}, got {value!r}")

@@ -110,11 +110,13 @@ def _runs(path: Path, manifest: Mapping[str, Any]) -> list[RecordingRun]:
                     f"{path / 'manifest.json'}: runs[{position}] needs har and started_at "
                     f"({type(exc).__name__}: {exc})"
                 ) from None
+            _check_inside(path, har, f"{path / 'manifest.json'}: runs[{position}]")
             if not har.is_file():
                 raise ReplayError(f"{path}: run {index}: HAR file not found: {har.name}")
             runs.append(RecordingRun(index, har, started))
         return runs
     for index, har in enumerate(sorted(path.glob("run-*.har"))):
+        _check_inside(path, har, str(path))
         entries = load_har(har)
         first = min((str(e.get("startedDateTime", "")) for e in entries), default="")
         try:
@@ -123,6 +125,13 @@ def _runs(path: Path, manifest: Mapping[str, Any]) -> list[RecordingRun]:
             started = datetime.fromtimestamp(har.stat().st_mtime, UTC)
         runs.append(RecordingRun(index, har, started))
     return runs
+
+
+def _check_inside(folder: Path, har: Path, where: str) -> None:
+    """A shared recording must not make a replay read files elsewhere on the machine
+    (``../``, an absolute path, a symlink out of the folder)."""
+    if not har.resolve().is_relative_to(folder.resolve()):
+        raise ReplayError(f"{where}: HAR file {har.name!r} lies outside the recording folder")
 
 
 @dataclasses.dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -12,9 +11,23 @@ from typing import Any
 from pipeline.collect import CollectorOptions
 from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
-from workbench.options import add_service_time_option, add_speed_option, whole_number
+from workbench import interrupt
+from workbench.errors import WorkbenchError
+from workbench.options import (
+    add_service_time_option,
+    add_speed_option,
+    number,
+    output_file,
+    whole_number,
+)
 from workbench.paths import SHIPPED_RECORDING
-from workbench.replay import MODES, REPLAY_MODES, ReplayOptions, replay_recording
+from workbench.replay import (
+    MODES,
+    REPLAY_MODES,
+    ReplayIncomplete,
+    ReplayOptions,
+    replay_recording,
+)
 from workbench.target import storage_connection
 
 
@@ -33,7 +46,9 @@ def register(subparsers: Any) -> None:
         help="batch or streaming for every source, both (one after the other), or configured "
         "(each source in its sources.yaml mode, one mixed run; default both)",
     )
-    replay.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    replay.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the metrics as JSON here"
+    )
     replay.set_defaults(func=_replay)
 
 
@@ -52,9 +67,11 @@ def _add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) ->
         help="messages per worker at once (default 4)",
     )
     add_service_time_option(parser)
-    parser.add_argument("--send-concurrency", type=int, default=8, help="messages in flight")
     parser.add_argument(
-        "--rate-limit", type=float, default=None, help="streaming send limit, items/s"
+        "--send-concurrency", type=whole_number(1), default=8, help="messages in flight"
+    )
+    parser.add_argument(
+        "--rate-limit", type=number(above=0), default=None, help="streaming send limit, items/s"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for service times")
     parser.add_argument(
@@ -68,8 +85,6 @@ def _options(args: argparse.Namespace) -> ReplayOptions:
             send_concurrency=args.send_concurrency, rate_limit_items_per_s=args.rate_limit
         )
     except ValueError as exc:
-        from workbench.errors import WorkbenchError
-
         raise WorkbenchError(str(exc)) from None
     return ReplayOptions(
         speed=args.speed,
@@ -97,17 +112,37 @@ def run_replay(recording: Path, modes: tuple[str, ...], options: ReplayOptions) 
                     recording, account=account, modes=modes, options=options, progress=_progress
                 )
 
-        return asyncio.run(go())
+        return interrupt.run(go())  # a notebook's replay, in a worker thread, stops too
 
 
 def _replay(args: argparse.Namespace) -> int:
     from workbench.report import replay_table
 
     modes = MODES if args.mode == "both" else (args.mode,)
-    result = run_replay(args.recording, modes, _options(args))
+    try:
+        result = run_replay(args.recording, modes, _options(args))
+    except ReplayIncomplete as stopped:
+        # Keep what was measured: the table and the JSON of the runs that completed.
+        if stopped.runs_completed:
+            print(replay_table(stopped.result))
+            kept = "shown above"
+            if args.json:
+                _write_json(args.json, stopped.result)
+                kept = f"written to {args.json}"
+            raise WorkbenchError(
+                f"{stopped}; the numbers of the {stopped.runs_completed} run(s) that completed "
+                f"are {kept}"
+            ) from None
+        raise
     print(replay_table(result))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1, default=str))
+        _write_json(args.json, result)
         print(f"metrics written to {args.json}")
     return 0
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(document, indent=1, default=str))
+    except OSError as exc:
+        raise WorkbenchError(f"cannot write {path}: {exc.strerror}") from None

@@ -9,15 +9,19 @@ to ``{out}/notebooks``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from workbench.options import (
     add_service_time_option,
     add_speed_option,
     distribution,
+    output_folder,
     whole_number,
 )
 from workbench.paths import (
@@ -50,7 +54,7 @@ def register(subparsers: Any) -> None:
         + ")",
     )
     report.add_argument(
-        "--out", type=Path, default=REPORTS, help="output folder (default reports/)"
+        "--out", type=output_folder, default=REPORTS, help="output folder (default reports/)"
     )
     add_speed_option(report)
     report.add_argument(
@@ -133,9 +137,21 @@ def report_parameters(args: argparse.Namespace, recordings: list[Path]) -> dict[
     }
 
 
+def _check_scaledobject(path: Path) -> None:
+    """The ScaledObject notebook 03 will simulate, read now rather than after the replay."""
+    from sim import ScalerSpec, UnsupportedField
+    from workbench.errors import WorkbenchError
+
+    try:
+        ScalerSpec.from_file(path)
+    except UnsupportedField as exc:
+        raise WorkbenchError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise WorkbenchError(f"--scaledobject: {exc}") from None
+
+
 def _report(args: argparse.Namespace) -> int:
     from pipeline.recording import Recording
-    from workbench.errors import WorkbenchError
     from workbench.study import execute_notebooks, recording_paths
     from workbench.study.execute import NotebookFailed
 
@@ -143,16 +159,32 @@ def _report(args: argparse.Namespace) -> int:
     for recording in recordings:
         Recording.open(recording)  # a bad folder is reported before any notebook runs
     Recording.open(args.fault_recording)
-    if not Path(args.scaledobject).is_file():
-        raise WorkbenchError(f"ScaledObject not found: {args.scaledobject}")
+    _check_scaledobject(args.scaledobject)
     start = time.monotonic()
+    interrupted: list[int] = []
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    # An interrupt can reach the kernel first (it dies) and come back as a failed cell: say
+    # "interrupted", not "kernel died". Only the main thread may set a handler.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
     try:
         executed = execute_notebooks(
             args.out, report_parameters(args, recordings), progress=_progress, stream=sys.stderr
         )
-    except NotebookFailed as exc:
+    except Exception as exc:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        if not isinstance(exc, NotebookFailed):
+            raise
         print(f"workbench report: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     out = Path(args.out)
     for name in ("rollout-report.html", "rollout-report.md", "metrics.json"):
         print(f"wrote {out / name}")

@@ -7,6 +7,16 @@ validation and its default.
   to the replay's processors and to the simulation's pods, so the two cannot read one spec
   differently.
 
+And the argument types every command uses for its other options, so that each is checked when
+the command line is parsed, before any work starts: ``distribution``, ``number`` (finite: NaN
+and infinities are refused), ``whole_number``, ``output_file`` and ``output_folder``.
+
+Output paths: a command writes a file only into a folder that exists (it creates no folders
+for it: ``--json /nonexistent/x.json`` is an error at once, not after the work), and creates an
+output folder (``report --out``, ``record --out``, ``synth --out``) only inside a folder that
+exists. Anything that is in the way (a file where a folder must be, a folder where the file
+must be) is an error at once.
+
 A bad value is an ``argparse`` error (one line, exit 2) before any storage is touched.
 """
 
@@ -15,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 from sim import Distribution, parse_distribution
 
@@ -94,3 +105,48 @@ def add_service_time_option(
         metavar="D",
         help=f"simulated work per item in recording seconds: {_SERVICE_FORMS} (default {shown})",
     )
+
+
+def number(*, minimum: float | None = None, above: float | None = None) -> Callable[[str], float]:
+    """An argument type: a finite number, ``>= minimum`` or ``> above``."""
+    bound = (
+        f" >= {minimum:g}" if minimum is not None else f" > {above:g}" if above is not None else ""
+    )
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not (
+            math.isfinite(value)
+            and (minimum is None or value >= minimum)
+            and (above is None or value > above)
+        ):
+            raise argparse.ArgumentTypeError(f"must be a finite number{bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def output_file(text: str) -> Path:
+    """An argument type: a file to write, in a folder that exists (none is created for it)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {parent} {what}")
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """An argument type: a folder to write into; created later only if its parent exists."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    if not path.exists() and not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(f"cannot create {text}: {path.parent} {what}")
+    return path

@@ -11,9 +11,7 @@ import asyncio
 import dataclasses
 import gc
 import logging
-import re
 import statistics
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -24,6 +22,7 @@ import httpx
 
 from pipeline.clock import Clock
 from pipeline.collect import CollectorOptions, RunInputs, collect_run
+from pipeline.errors import PipelineError, StorageError
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
 from pipeline.metrics import RunMetrics
@@ -33,6 +32,7 @@ from pipeline.storage import StorageAccount
 from sim import Distribution, parse_distribution, percentile
 from workbench.errors import WorkbenchError
 from workbench.options import DEFAULT_SERVICE_TIME
+from workbench.resources import run_base_name
 from workbench.work import simulated_work
 
 log = logging.getLogger(__name__)
@@ -79,14 +79,13 @@ class ModeResources:
 
     @classmethod
     def fresh(cls, label: str) -> ModeResources:
-        token = uuid.uuid4().hex[:8]
-        # Queue and container names: lowercase letters, digits and single dashes, <= 63.
-        label = "-".join(re.findall(r"[a-z0-9]+", label.lower()))[:30] or "replay"
+        """Names ``workbench storage list|clean`` finds (``workbench.resources``)."""
+        base = run_base_name(label)
         return cls(
-            queue=f"cpr-{label}-{token}",
-            poison_queue=f"cpr-{label}-{token}-poison",
-            collected=f"collected-{label}-{token}",
-            processed=f"processed-{label}-{token}",
+            queue=base,
+            poison_queue=f"{base}-poison",
+            collected=f"{base}-collected",
+            processed=f"{base}-processed",
         )
 
 
@@ -123,16 +122,32 @@ async def replay_recording(
         "modes": {},
     }
     for mode in modes:
-        result["modes"][mode] = await replay_runs(
-            recording,
-            account=account,
-            modes_for_run=every_run(mode),
-            label=mode,
-            options=options,
-            progress=progress,
-            limits=limits,
-        )
+        runs: list[dict[str, Any]] = []
+        try:
+            end_state = await _replay_runs_into(
+                recording, account, every_run(mode), mode, options, progress, limits, runs
+            )
+        except (PipelineError, WorkbenchError) as exc:
+            # Storage gone, a recording that does not replay...: the runs that completed
+            # keep their numbers.
+            result["modes"][mode] = {"runs": runs, "total": _total(runs), "end": None}
+            result["incomplete"] = {"mode": mode, "runs_completed": len(runs), "error": str(exc)}
+            raise ReplayIncomplete(result, exc) from None
+        result["modes"][mode] = {"runs": runs, "total": _total(runs), "end": end_state}
     return result
+
+
+class ReplayIncomplete(WorkbenchError):
+    """A replay stopped by an error; ``result`` holds the numbers of the runs that completed
+    (``result["incomplete"]`` says where it stopped)."""
+
+    def __init__(self, result: dict[str, Any], error: Exception) -> None:
+        super().__init__(str(error))
+        self.result = result
+
+    @property
+    def runs_completed(self) -> int:
+        return sum(len(mode["runs"]) for mode in self.result["modes"].values())
 
 
 def run_limits(recording: Recording) -> list[tuple[float, dict[str, float]]]:
@@ -189,6 +204,25 @@ async def replay_runs(
     if not isinstance(recording, Recording):
         recording = Recording.open(Path(recording))
     limits = limits if limits is not None else run_limits(recording)
+    runs: list[dict[str, Any]] = []
+    end_state = await _replay_runs_into(
+        recording, account, modes_for_run, label, options, progress, limits, runs
+    )
+    return {"runs": runs, "total": _total(runs), "end": end_state}
+
+
+async def _replay_runs_into(
+    recording: Recording,
+    account: StorageAccount,
+    modes_for_run: ModePlan,
+    label: str,
+    options: ReplayOptions,
+    progress: ProgressFn | None,
+    limits: Sequence[tuple[float, dict[str, float]]],
+    runs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Replay every run as ``replay_runs`` does, appending each run's document to ``runs`` as
+    it completes (a caller keeps them when a later run fails); returns the end state."""
     names = ModeResources.fresh(label)
     queue = await account.queue(names.queue).create_if_missing()
     await account.queue(names.poison_queue).create_if_missing()
@@ -204,12 +238,12 @@ async def replay_runs(
         queue_name=names.queue,
         poison_queue_name=names.poison_queue,
         results_container=names.processed,
+        claims_container=names.collected,
         concurrency=options.processor_concurrency,
         # Receive only what can start now, so work spreads across workers.
         batch_size=options.processor_concurrency,
         visibility_timeout_s=options.visibility_timeout_s,
     )
-    runs: list[dict[str, Any]] = []
     try:
         for run in recording.runs:
             modes = source_modes(recording, modes_for_run(recording, run.index, runs))
@@ -287,11 +321,24 @@ async def replay_runs(
         }
     finally:
         if not options.keep:
-            for q in (names.queue, names.poison_queue):
-                await account.delete_queue(q)
-            for c in (names.collected, names.processed):
-                await account.delete_container(c)
-    return {"runs": runs, "total": _total(runs), "end": end_state}
+            await _remove(account, names)
+    return end_state
+
+
+async def _remove(account: StorageAccount, names: ModeResources) -> None:
+    """Delete the run's queues and containers; when storage is gone, say what is left (an
+    error here must not hide the one that ended the replay)."""
+    try:
+        for q in (names.queue, names.poison_queue):
+            await account.delete_queue(q)
+        for c in (names.collected, names.processed):
+            await account.delete_container(c)
+    except StorageError as exc:
+        log.warning(
+            "resources_left run=%s error=%s: `workbench storage clean` removes them later",
+            names.queue,
+            exc,
+        )
 
 
 def _describe_modes(modes: Mapping[str, str]) -> str:

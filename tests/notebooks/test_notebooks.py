@@ -78,9 +78,10 @@ def test_each_notebook_ran_within_a_minute_without_errors(study_run: StudyRun, n
 
 
 def test_executed_notebooks_show_their_section(study_run: StudyRun) -> None:
-    """02 shows the comparison without the simulated rows (03 has not run yet), 03 shows the
-    simulation, 04 the summary."""
-    expected = {"02-replay-batch-vs-streaming": ("Batch and streaming, replayed", "KEDA scaling (simulated)"),
+    """01 shows the duplicates by key kind, 02 the comparison without the simulated rows (03
+    has not run yet), 03 the simulation, 04 the summary."""
+    expected = {"01-explore-recordings": ("Duplicates by key kind", None),
+                "02-replay-batch-vs-streaming": ("Batch and streaming, replayed", "KEDA scaling (simulated)"),
                 "03-simulate-keda": ("KEDA scaling of the processor, simulated", None),
                 "04-rollout-report": ("Recommendation:", None)}  # fmt: skip
     for name, (shown, absent) in expected.items():
@@ -223,14 +224,15 @@ def test_metrics_are_the_result_files_numbers(study_run: StudyRun) -> None:
     # The tiny recording: run 1 repeats run 0 but for one new post.
     assert replay["modes"]["streaming"]["runs"][1]["items_queued"] == 1
     # Run 0: limited-feed serves rss-example's feed again (same guid, link and text); run 1:
-    # every item but the new post was seen in run 0, by all three keys.
+    # every item but the new post was seen in run 0, by all three keys. Each counts under the
+    # first kind that matched: id (docs/dedup.md).
     runs = metrics["recordings"][rec]["runs"]
     assert runs["0"]["overlap"]["duplicates_seen_in_earlier_runs"] == 0
     assert runs["0"]["overlap"]["duplicates_within_run"] == 1
-    assert runs["0"]["overlap"]["duplicates_by_key"] == {"id": 1, "link": 1, "text": 1}
+    assert runs["0"]["overlap"]["duplicates_by_key"] == {"id": 1, "link": 0, "text": 0}
     assert runs["1"]["overlap"]["duplicates_seen_in_earlier_runs"] == 10
     assert runs["1"]["overlap"]["duplicates_within_run"] == 0
-    assert runs["1"]["overlap"]["duplicates_by_key"] == {"id": 10, "link": 10, "text": 10}
+    assert runs["1"]["overlap"]["duplicates_by_key"] == {"id": 10, "link": 0, "text": 0}
 
 
 def test_the_rollout_study_is_in_the_report(study_run: StudyRun) -> None:

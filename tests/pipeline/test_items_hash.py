@@ -63,8 +63,11 @@ tracking = st.dictionaries(
 )
 
 
-@given(hosts, tracking, st.sampled_from(["", "#frag", "#top"]), st.sampled_from(["http", "HTTPS"]))
-def test_canonical_url_drops_tracking_case_and_fragment(
+in_page = st.sampled_from(["", "#", "#top", "#comments", "#more-7", "#xtor=RSS-3"])
+
+
+@given(hosts, tracking, in_page, st.sampled_from(["http", "HTTPS"]))
+def test_canonical_url_drops_tracking_case_and_in_page_fragment(
     host: str, params: dict[str, str], fragment: str, scheme: str
 ) -> None:
     query = "&".join(["id=7", *(f"{k}={v}" for k, v in params.items())])

@@ -185,7 +185,7 @@ def test_bad_settings_are_refused():
     # The processor parses no distributions: a spec string is not work (the workbench parses it).
     with pytest.raises(TypeError, match="work must be a callable"):
         Processor(
-            StorageAccount("AccountName=a;AccountKey=a"),
+            StorageAccount("AccountName=a;AccountKey=YQ=="),
             clock=Clock(),
             work="normal(1)",  # type: ignore[arg-type]
         )
@@ -260,6 +260,43 @@ async def test_an_item_already_processed_is_deleted_without_the_work(
         ]
         assert (await s.results.read_json(result_blob_name(message["content_hash"])))[0] == earlier
         assert await s.queue.approximate_count() == 0
+
+
+def short_post(post_id: str, link: str) -> dict[str, Any]:
+    """A Reddit link post whose whole text is "How?": too short to identify a post."""
+    item = ContentItem.create(
+        source="reddit",
+        source_name="r-python",
+        source_id=post_id,
+        url=link,
+        title="How?",
+        body="",
+        author="someone",
+        published_at=datetime(2024, 1, 1, 12, 0, tzinfo=UTC),
+    )
+    return build_message(item, collection_id="run-1", collection_blob="c.jsonl", mode="batch")
+
+
+@pytestmark_anyio
+async def test_distinct_short_posts_with_one_text_are_each_processed_once(
+    connection_string: str, unique_name: str
+):
+    """Dedup keeps two "How?" posts that link different things (their text is too short to be
+    a key); the processor must not take the second for the first (same content hash), and must
+    still process one post delivered twice only once."""
+    async with StorageAccount(connection_string) as account:
+        s = await Setup(account, unique_name).create()
+        first = short_post("t3_a1", "https://a.example/one")
+        second = short_post("t3_b2", "https://b.example/two")
+        assert first["content_hash"] == second["content_hash"]
+        for message in (first, second, first):
+            await s.queue.send(encode_message(message))
+        processor = s.processor(concurrency=1, batch_size=1)
+        records = await run_until(processor, lambda: processor.stats.handled >= 3, "3 records")
+
+        outcomes = sorted((r.item_id == first["id"], r.outcome) for r in records)
+        assert outcomes == [(False, "processed"), (True, "duplicate"), (True, "processed")]
+        assert len(await s.results.list()) == 2
 
 
 @pytestmark_anyio
@@ -376,7 +413,7 @@ async def test_a_claim_check_is_read_before_transforming(connection_string: str,
         await s.queue.send(encode_message(message))
         await s.queue.send(encode_message(missing))
 
-        processor = s.processor()
+        processor = s.processor(claims_container=claims.name)
         records = await run_until(processor, lambda: processor.stats.handled >= 2, "2 records")
 
         outcomes = {r.item_id: (r.outcome, r.reason) for r in records}

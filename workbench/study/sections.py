@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.items import MIN_TEXT_KEY_WORDS
 from workbench import plots
 from workbench.errors import WorkbenchError
 from workbench.replay import MODES
@@ -194,6 +195,27 @@ def recordings_section(ctx: Context) -> Section:
             tables.overlap_table(rec, doc),
         ]
     return Section("recordings", "The recordings", blocks)
+
+
+def duplicates_section(ctx: Context) -> Section:
+    """Notebook 01's view of the duplicates by key kind: per source and examples (not in the
+    report, whose overlap table gives the counts per run)."""
+    blocks: list[Block] = [
+        Paragraph(
+            "An item is a duplicate when its id, its link or (from "
+            f"{MIN_TEXT_KEY_WORDS} words of title and body) its text was seen in an earlier run "
+            "or earlier in the run; it counts under the first kind that matched, in the order "
+            "id, link, text (`docs/dedup.md`)."
+        )
+    ]
+    for rec in ctx.recordings:
+        doc = ctx.explore(rec)
+        blocks += [
+            Heading(rec),
+            tables.dedup_sources_table(rec, doc),
+            tables.dedup_examples_table(rec, doc),
+        ]
+    return Section("duplicates", "Duplicates by key kind", blocks)
 
 
 # -- 02: the replay --------------------------------------------------------------------------

@@ -461,9 +461,47 @@ def overlap_table(rec: str, explore: dict[str, Any]) -> Table:
         ["Run", "Items", "Duplicates", "Seen in an earlier run", "Seen earlier in the run",
          "Matched by id", "Matched by link", "Matched by text", "Dedup rate"],
         rows,
-        source="`explore.json`: `recordings.<rec>.runs[i].overlap` (an item may match by several "
-        "keys)",
+        source="`explore.json`: `recordings.<rec>.runs[i].overlap` (a duplicate counts under the "
+        "first key kind that matched: id, link, text)",
         numeric=[True] * 9,
+    )  # fmt: skip
+
+
+def dedup_sources_table(rec: str, explore: dict[str, Any]) -> Table:
+    """Per source, over all runs: duplicates and the key kind each counted under."""
+    dedup = explore["deduplication"]
+    rows: list[list[Text]] = []
+    for name, counts in dedup["per_source"].items():
+        key: Key = ("recordings", rec, "deduplication", "per_source", name)
+        rows.append(
+            [name, Num((*key, "duplicates"), counts["duplicates"]),
+             *(Num((*key, "by_key", kind), counts["by_key"][kind]) for kind in dedup["key_order"])]
+        )  # fmt: skip
+    return Table(
+        ["Source", "Duplicates", *(f"By {kind}" for kind in dedup["key_order"])],
+        rows,
+        source="`explore.json`: `recordings.<rec>.deduplication.per_source` (each duplicate under "
+        "the first key kind that matched: id, link, text)",
+    )
+
+
+def dedup_examples_table(rec: str, explore: dict[str, Any]) -> Table:
+    """The first few duplicates of each key kind: both items and the key that matched."""
+    dedup = explore["deduplication"]
+    rows: list[list[Text]] = []
+    for kind in dedup["key_order"]:
+        for example in dedup["examples"][kind]:
+            item, first = example["item"], example["first_seen"]
+            rows.append(
+                [kind, f"{item['run']}", item["source"], item["title"], f"{first['run']}",
+                 first["source"], first["title"], f"`{example['key']}`"]
+            )  # fmt: skip
+    return Table(
+        ["Kind", "Run", "Source", "Title", "First run", "First source", "First title",
+         "Key that matched"],
+        rows,
+        source="`explore.json`: `recordings.<rec>.deduplication.examples`",
+        numeric=[False] * 8,
     )  # fmt: skip
 
 
@@ -512,6 +550,8 @@ __all__ = [
     "Criterion",
     "comparison_table",
     "criteria_table",
+    "dedup_examples_table",
+    "dedup_sources_table",
     "overlap_table",
     "per_run_table",
     "per_source_table",

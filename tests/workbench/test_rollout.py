@@ -223,27 +223,10 @@ def test_guardrails_trip_on_each_rule_for_that_source_only() -> None:
 def ab_stalled(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``workbench rollout --option ab`` on the stalled-feed recording, from the CLI."""
     out = tmp_path_factory.mktemp("rollout") / "ab.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "rollout",
-            "--recording",
-            str(STALLED),
-            "--option",
-            "ab",
-            "--speed",
-            str(SPEED),
-            "--json",
-            str(out),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**_env(), "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _workbench(
+        azurite, "rollout", "--recording", str(STALLED), "--option", "ab",
+        "--speed", str(SPEED), "--json", str(out),
+    )  # fmt: skip
     doc = json.loads(out.read_text())
     doc["_stdout"], doc["_stderr"] = proc.stdout, proc.stderr
     return doc
@@ -253,6 +236,19 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k != "AZURE_STORAGE_CONNECTION_STRING"}
+
+
+def _workbench(azurite: Azurite, *args: str) -> subprocess.CompletedProcess[str]:
+    """``workbench ARGS`` in a process of its own against the session's Azurite; must pass."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_env(), "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
 
 
 def test_ab_guardrail_switches_the_stalled_source_back_and_leaves_the_others(
@@ -362,27 +358,10 @@ def test_replay_mode_configured_runs_each_source_in_its_sources_yaml_mode(
         text = text.replace(f"{{name: {name},", f"{{name: {name}, mode: batch,")
     yaml_path.write_text(text)
     out = tmp_path / "replay.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "replay",
-            "--recording",
-            str(recording),
-            "--mode",
-            "configured",
-            "--speed",
-            str(SPEED),
-            "--json",
-            str(out),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**_env(), "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _workbench(
+        azurite, "replay", "--recording", str(recording), "--mode", "configured",
+        "--speed", str(SPEED), "--json", str(out),
+    )  # fmt: skip
     doc = json.loads(out.read_text())
     assert list(doc["modes"]) == ["configured"]
     for run in doc["modes"]["configured"]["runs"]:

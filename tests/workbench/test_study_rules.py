@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from sim import Constant, FixedReplicas, PodSpec, ScalerSpec, Scenario, Times, run
-from workbench.cli import main
 from workbench.ratelimit import recommend_rate, smoother_arrivals
 from workbench.recommend import choose_option, option_scores
 from workbench.simreport import (
@@ -165,13 +164,3 @@ def test_interval_is_a_student_t_interval() -> None:
     assert got["mean"] == 3 and got["n"] == 5
     assert got["ci_high"] - 3 == pytest.approx(2.776445 * math.sqrt(2.5) / math.sqrt(5), rel=1e-5)
     assert interval([])["mean"] is None
-
-
-def test_cli_writes_the_shipped_stalled_feed_recording(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    shipped = ROOT / "data" / "recordings" / "stalled-feed"
-    out = tmp_path / "stalled-feed"
-    assert main(["synth", "--profile", "stalled-feed", "--seed", "42", "--out", str(out)]) == 0
-    for path in sorted(shipped.iterdir()):
-        assert (out / path.name).read_bytes() == path.read_bytes(), path.name

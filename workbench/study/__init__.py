@@ -19,7 +19,6 @@ from workbench.study.rollout import (
     processor_hazards,
     rollout_study,
     run_rollouts,
-    simulation_settings,
     sweep_rate_limits,
     tune_scaler,
     write_recommendation,
@@ -40,7 +39,7 @@ from workbench.study.sections import (
     simulation_section,
     summary_section,
 )
-from workbench.study.simulate import DEFAULT_STARTUP, simulate_recordings
+from workbench.study.simulate import DEFAULT_STARTUP, simulate_recordings, simulation_settings
 
 __all__ = [
     "DEFAULT_STARTUP",

@@ -23,7 +23,7 @@ from typing import Any
 
 from pipeline.storage import StorageAccount
 from sim import parse_distribution
-from workbench.paths import DESIGN_SCALE_RECORDING, FAULT_RECORDING, SCALEDOBJECT
+from workbench.paths import DESIGN_SCALE_RECORDING, FAULT_RECORDING
 from workbench.ratelimit import RATES, recommend_rate
 from workbench.ratelimit import sweep_rate_limits as sweep_one
 from workbench.recommend import headline, recommend
@@ -67,25 +67,6 @@ def _with_storage(work: Callable[[StorageAccount], Any], progress: Callable[[str
             return asyncio.run(run())
 
     return _sync.call(go)
-
-
-def simulation_settings(
-    *,
-    seeds: int,
-    service_time: str,
-    startup: str,
-    processor_concurrency: int = 4,
-    scaledobject: str | Path = SCALEDOBJECT,
-) -> SimulationSettings:
-    """The simulation of the report (notebook 03's parameters)."""
-    return SimulationSettings(
-        scaledobject=Path(scaledobject),
-        service=service_time,
-        startup=startup,
-        concurrency=processor_concurrency,
-        receive_batch_size=processor_concurrency,
-        seeds=seeds,
-    )
 
 
 def run_rollouts(

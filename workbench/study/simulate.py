@@ -12,6 +12,7 @@ from typing import Any
 
 from sim import simulate
 from workbench.errors import WorkbenchError
+from workbench.paths import SCALEDOBJECT
 from workbench.replay import MODES
 from workbench.simreport import (
     SimulationSettings,
@@ -41,6 +42,25 @@ def _changes_only(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return keep
 
 
+def simulation_settings(
+    *,
+    seeds: int,
+    service_time: str,
+    startup: str,
+    processor_concurrency: int = 4,
+    scaledobject: str | Path = SCALEDOBJECT,
+) -> SimulationSettings:
+    """The simulation of the report (notebook 03's parameters; the send-limit sweep of 02 uses it too)."""
+    return SimulationSettings(
+        scaledobject=Path(scaledobject),
+        service=service_time,
+        startup=startup,
+        concurrency=processor_concurrency,
+        receive_batch_size=processor_concurrency,
+        seeds=seeds,
+    )
+
+
 def simulate_recording(
     replay_json: Path,
     *,
@@ -51,13 +71,12 @@ def simulate_recording(
     seeds: int,
 ) -> dict[str, Any]:
     """Summary per mode (``simulate_modes``), each seed's summary, and seed 0's timeline."""
-    settings = SimulationSettings(
-        scaledobject=Path(scaledobject),
-        service=service_time,
-        startup=startup,
-        concurrency=concurrency,
-        receive_batch_size=concurrency,
+    settings = simulation_settings(
         seeds=seeds,
+        service_time=service_time,
+        startup=startup,
+        processor_concurrency=concurrency,
+        scaledobject=scaledobject,
     )
     doc = simulate_modes(replay_json, list(MODES), settings)
     doc["per_seed"], doc["timeline"], doc["scale_events"] = {}, {}, {}

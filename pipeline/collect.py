@@ -253,6 +253,7 @@ class _Run:
             item_id=message["id"],
             queue_message_id=queue_id,
             content_hash=item.content_hash,
+            processing_key=item.processing_key(),
             source=item.source,
             source_name=item.source_name,
             mode=mode,

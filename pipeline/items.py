@@ -219,6 +219,11 @@ class ContentItem:
         """The link key (``canonical_url`` of the link, judged with the item's own id)."""
         return canonical_url(self.url, self.source_id)
 
+    def processing_key(self) -> str:
+        """What the processor is idempotent by (``processing_key``): the content hash, or the
+        post itself when its text is too short to identify it."""
+        return processing_key(self.content_hash, self.title, self.body, self.source, self.source_id)
+
     def dedup_keys(self) -> tuple[str, ...]:
         """The keys under which this item counts as seen, in the order of ``KEY_KINDS``: its
         id, its link (when it has one) and its text (when long enough to identify a post)."""

@@ -28,6 +28,7 @@ class MessageRecord:
     item_id: str  # the v1 message's ``id``
     queue_message_id: str  # the id the queue gave the message
     content_hash: str
+    processing_key: str  # what the processor is processed once by (``ContentItem.processing_key``)
     source: str
     source_name: str
     mode: str

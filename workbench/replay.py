@@ -439,9 +439,11 @@ def _total(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         values = [r[key] for r in runs if r.get(key) is not None]
         total[key] = statistics.fmean(values) if values else None
         total[f"{key}_max"] = max(values) if values else None
-    hashes = [m["content_hash"] for r in runs for m in r["messages"]]
-    total["distinct_content_hashes"] = len(set(hashes))
-    total["content_hashes_queued_twice"] = len(hashes) - len(set(hashes))
+    # An item's identity is its processing key (its content hash, or its id when the text is
+    # too short to identify a post): two distinct "How?" posts are not one hash queued twice.
+    keys = [m["processing_key"] for r in runs for m in r["messages"]]
+    total["distinct_content_hashes"] = len(set(keys))
+    total["content_hashes_queued_twice"] = len(keys) - len(set(keys))
     errors: Counter[str] = Counter()
     for r in runs:
         for source, kinds in r["errors"].items():

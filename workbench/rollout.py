@@ -17,6 +17,8 @@ The guardrails are checked and reported in every option; only ``ab`` acts on the
 is also checked against the recording itself: the content hashes it should queue (each run's
 new items, :func:`expected_content_hashes`, computed without storage) against those it queued,
 so a lost or doubled item shows in ``content_hashes_lost`` / ``content_hashes_queued_twice``.
+Items are told apart by their processing key (``ContentItem.processing_key``: the content hash,
+or the post's id when its text is too short to identify it, ``docs/dedup.md``).
 
 ``run_rollout`` returns the JSON document ``workbench rollout --json`` writes:
 ``{"option", "recording", "speed", "guardrails", "steps": [{"name", "modes", "run_modes",
@@ -144,7 +146,7 @@ async def expected_content_hashes(recording: Recording) -> list[set[str]]:
             keys = item.dedup_keys()
             if not any(k in seen or k in run_seen for k in keys):
                 new_keys.update(keys)
-                hashes.add(item.content_hash)
+                hashes.add(item.processing_key())
             run_seen.update(keys)
         seen |= new_keys
         out.append(hashes)
@@ -158,10 +160,10 @@ def check_guardrails(
     ``{"run", "source", "check", "value", "threshold", "tripped"}``. ``earlier_hashes`` counts
     the content hashes queued by the step's earlier runs."""
     checks: list[dict[str, Any]] = []
-    in_run = Counter(m["content_hash"] for m in run["messages"])
+    in_run = Counter(m["processing_key"] for m in run["messages"])
     twice_by_source: Counter[str] = Counter()
     for message in run["messages"]:
-        h = message["content_hash"]
+        h = message["processing_key"]
         if earlier_hashes.get(h, 0) + in_run[h] > 1:
             twice_by_source[message["source_name"]] += 1
     for name, source in run["per_source"].items():
@@ -246,7 +248,7 @@ async def run_rollout(
             limits=limits,
         )
         watch.judge(doc["runs"][-1])  # its trips apply from the next step's first run
-        hashes = [m["content_hash"] for r in doc["runs"] for m in r["messages"]]
+        hashes = [m["processing_key"] for r in doc["runs"] for m in r["messages"]]
         lost = expected_all - set(hashes)
         unexpected = set(hashes) - expected_all
         step_doc = {
@@ -333,7 +335,7 @@ class _StepWatch:
 
     def judge(self, run_doc: Mapping[str, Any]) -> None:
         found = check_guardrails(run_doc, self.queued, self.guardrails)
-        self.queued.update(m["content_hash"] for m in run_doc["messages"])
+        self.queued.update(m["processing_key"] for m in run_doc["messages"])
         acts = self.option in ACTING_OPTIONS
         for check in found:
             check["action"] = "none"

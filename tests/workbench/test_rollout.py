@@ -185,7 +185,7 @@ def _run_doc(**per_source: dict[str, Any]) -> dict[str, Any]:
     sources = {}
     for name, spec in per_source.items():
         for h in spec.get("hashes", []):
-            messages.append({"content_hash": h, "source_name": name})
+            messages.append({"content_hash": h, "processing_key": h, "source_name": name})
         sources[name] = {
             "mode": spec.get("mode", "streaming"),
             "time_to_first_item_queued_seconds": spec.get("first"),
@@ -217,6 +217,21 @@ def test_guardrails_trip_on_each_rule_for_that_source_only() -> None:
     # At the threshold nothing trips: "above", not "at".
     edge = _run_doc(edge={"first": 60.0, "requests": 4, "errors": {"timeout": 1}})
     assert not any(c["tripped"] for c in check_guardrails(edge, {}, rails))
+
+
+def test_distinct_short_posts_with_one_text_are_not_a_hash_queued_twice() -> None:
+    """Two "How?" posts share a content hash but are two items (their processing keys differ:
+    docs/dedup.md); the same post queued twice is one item twice."""
+    rails = Guardrails(first_item_queued_s=60, error_rate=0.25)
+    doc = _run_doc(shorts={"first": 1.0, "hashes": []}, same={"first": 1.0, "hashes": []})
+    doc["messages"] = [
+        {"content_hash": "h", "processing_key": "id-1", "source_name": "shorts"},
+        {"content_hash": "h", "processing_key": "id-2", "source_name": "shorts"},
+        {"content_hash": "g", "processing_key": "id-3", "source_name": "same"},
+        {"content_hash": "g", "processing_key": "id-3", "source_name": "same"},
+    ]
+    tripped = {c["source"] for c in check_guardrails(doc, {}, rails) if c["tripped"]}
+    assert tripped == {"same"}
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from workbench.errors import WorkbenchError
 
 COMMAND_MODULES = (
     "workbench.cmd_azurite",
-    "workbench.cmd_sources",
+    "workbench.cmd_recordings",
     "workbench.cmd_replay",
     "workbench.cmd_rollout",
     "workbench.cmd_report",

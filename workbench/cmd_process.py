@@ -20,9 +20,9 @@ from pipeline.processor import (
     ProcessorStats,
 )
 from pipeline.storage import CONNECTION_STRING_ENV, StorageAccount
+from workbench.connection import configured_connection
 from workbench.errors import WorkbenchError
 from workbench.options import PROCESSOR_SPEED, add_service_time_option, add_speed_option, number
-from workbench.target import configured_connection
 from workbench.work import simulated_work
 
 

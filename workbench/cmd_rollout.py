@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 from pipeline.recording import Recording
 from pipeline.storage import StorageAccount
-from workbench.cmd_replay import _add_replay_options, _options, _progress
+from workbench import interrupt
+from workbench.connection import storage_connection
+from workbench.options import (
+    add_replay_options,
+    number,
+    output_file,
+    progress,
+    replay_options,
+    write_json,
+)
 from workbench.paths import SHIPPED_RECORDING
 from workbench.rollout import OPTIONS, Guardrails, run_rollout, step_table
-from workbench.target import storage_connection
 
 
 def register(subparsers: Any) -> None:
@@ -27,10 +33,10 @@ def register(subparsers: Any) -> None:
         "--recording", type=Path, default=SHIPPED_RECORDING, help="recording folder"
     )
     parser.add_argument("--option", choices=OPTIONS, required=True, help="the rollout option")
-    _add_replay_options(parser)
+    add_replay_options(parser)
     parser.add_argument(
         "--first-item-limit",
-        type=float,
+        type=number(above=0),
         default=Guardrails.first_item_queued_s,
         metavar="S",
         help="guardrail: a streaming source's first item queued later than S seconds "
@@ -38,13 +44,15 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--error-rate-limit",
-        type=float,
+        type=number(minimum=0),
         default=Guardrails.error_rate,
         metavar="R",
         help="guardrail: share of a source's requests that failed in a run "
         f"(default {Guardrails.error_rate:g})",
     )
-    parser.add_argument("--json", type=Path, help="write the rollout document as JSON here")
+    parser.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the rollout document as JSON here"
+    )
     parser.set_defaults(func=_rollout)
 
 
@@ -56,9 +64,9 @@ def _rollout(args: argparse.Namespace) -> int:
         guardrails = Guardrails(args.first_item_limit, args.error_rate_limit)
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from None
-    options = _options(args)
+    options = replay_options(args)
     with storage_connection() as (conn, where):
-        _progress(f"storage: {where}")
+        progress(f"storage: {where}")
 
         async def go() -> dict[str, Any]:
             async with StorageAccount(conn) as account:
@@ -68,13 +76,12 @@ def _rollout(args: argparse.Namespace) -> int:
                     account=account,
                     options=options,
                     guardrails=guardrails,
-                    progress=_progress,
+                    progress=progress,
                 )
 
-        doc = asyncio.run(go())
+        doc = interrupt.run(go())
     print(step_table(doc))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(doc, indent=1, default=str))
+        write_json(args.json, doc)
         print(f"rollout written to {args.json}")
     return 0

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline.storage import CONNECTION_STRING_ENV, StorageAccount
+from workbench.connection import configured_connection
 from workbench.errors import WorkbenchError
 from workbench.resources import (
     RunResource,
@@ -25,7 +26,6 @@ from workbench.resources import (
     parse_duration,
     remove,
 )
-from workbench.target import configured_connection
 
 
 def register(subparsers: Any) -> None:

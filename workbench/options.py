@@ -23,11 +23,19 @@ A bad value is an ``argparse`` error (one line, exit 2) before any storage is to
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from pipeline.collect import CollectorOptions
 from sim import Distribution, parse_distribution
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.replay import ReplayOptions
 
 # Replay speeds by purpose, written once: a replay against storage (replay, report, rollout);
 # a quick look at a recording without storage (inspect); a processor in production (real time).
@@ -37,17 +45,6 @@ PROCESSOR_SPEED = 1.0
 DEFAULT_SERVICE_TIME = "lognormal(mean=6,sd=2)"
 
 _SERVICE_FORMS = "constant(6), exponential(mean=6), lognormal(mean=6,sd=2), uniform(2,10)"
-
-
-def replay_speed(text: str) -> float:
-    """``--speed``: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
 
 
 def distribution(text: str) -> Distribution:
@@ -74,6 +71,11 @@ def whole_number(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def replay_speed(text: str) -> float:
+    """``--speed``: a finite number > 0."""
+    return number(above=0)(text)
 
 
 def add_speed_option(
@@ -150,3 +152,66 @@ def output_folder(text: str) -> Path:
         what = "is not a folder" if path.parent.exists() else "does not exist"
         raise argparse.ArgumentTypeError(f"cannot create {text}: {path.parent} {what}")
     return path
+
+
+def add_replay_options(parser: argparse.ArgumentParser, processors: int = 0) -> None:
+    """The options of a replay against storage (replay, rollout): speed, processors, service
+    time, the collector's send concurrency and rate limit, the seed, ``--keep``."""
+    add_speed_option(parser)
+    parser.add_argument(
+        "--processors",
+        type=whole_number(0),
+        default=processors,
+        help=f"processor workers (default {processors})",
+    )
+    parser.add_argument(
+        "--processor-concurrency",
+        type=whole_number(1),
+        default=4,
+        help="messages per worker at once (default 4)",
+    )
+    add_service_time_option(parser)
+    parser.add_argument(
+        "--send-concurrency", type=whole_number(1), default=8, help="messages in flight"
+    )
+    parser.add_argument(
+        "--rate-limit", type=number(above=0), default=None, help="streaming send limit, items/s"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for service times")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the queues and containers after the replay"
+    )
+
+
+def replay_options(args: argparse.Namespace) -> ReplayOptions:
+    """The ``ReplayOptions`` of the arguments ``add_replay_options`` defined."""
+    from workbench.replay import ReplayOptions  # replay.py reads this module's defaults
+
+    try:
+        collector = CollectorOptions(
+            send_concurrency=args.send_concurrency, rate_limit_items_per_s=args.rate_limit
+        )
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
+    return ReplayOptions(
+        speed=args.speed,
+        processors=args.processors,
+        processor_concurrency=args.processor_concurrency,
+        service_time=args.service_time,
+        collector=collector,
+        keep=args.keep,
+        seed=args.seed,
+    )
+
+
+def write_json(path: Path, document: Any) -> None:
+    """Write a command's JSON output (``--json``), or say in one line why it cannot."""
+    try:
+        path.write_text(json.dumps(document, indent=1, default=str))
+    except OSError as exc:
+        raise WorkbenchError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def progress(text: str) -> None:
+    """A command's progress line, on stderr (stdout holds its result)."""
+    print(text, file=sys.stderr, flush=True)

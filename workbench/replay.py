@@ -30,6 +30,8 @@ from pipeline.processor import ProcessedRecord, Processor, ProcessorSettings
 from pipeline.recording import Recording, first_item_limit_seconds
 from pipeline.storage import StorageAccount
 from sim import Distribution, parse_distribution, percentile
+from workbench import interrupt
+from workbench.connection import storage_connection
 from workbench.errors import WorkbenchError
 from workbench.options import DEFAULT_SERVICE_TIME
 from workbench.resources import run_base_name
@@ -479,3 +481,26 @@ def _cv(counts: Sequence[int]) -> float | None:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def run_replay(
+    recording: Path,
+    modes: tuple[str, ...],
+    options: ReplayOptions,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """``replay_recording`` against the configured storage (``workbench.connection``): the
+    environment's account, the background Azurite, or an Azurite of its own for this call. A
+    bad recording folder is reported before any storage is touched."""
+    Recording.open(recording)
+    with storage_connection() as (conn, where):
+        if progress:
+            progress(f"storage: {where}")
+
+        async def go() -> dict[str, Any]:
+            async with StorageAccount(conn) as account:
+                return await replay_recording(
+                    recording, account=account, modes=modes, options=options, progress=progress
+                )
+
+        return interrupt.run(go())  # a notebook's replay, in a worker thread, stops too

@@ -25,7 +25,7 @@ from tests.faults._matrix import Row
 from tests.faults._measure import run_measured
 from tests.faults._pipeline import Consumers, collect, consumed, made, sources
 from tests.faults._server import Answer, FaultServer, post_url, reddit_listing, rss
-from tests.pipeline.test_sources_feeds import _in_encoding, quadratic_entity_feed
+from tests.pipeline.test_sources_feeds import in_encoding, quadratic_entity_feed
 
 pytestmark = pytest.mark.anyio
 
@@ -93,7 +93,7 @@ FAULTS = [
           ("external entity (file:///etc/passwd)", (FEEDS / "external_entity.xml").read_bytes()),
           ("parameter entities", (FEEDS / "parameter_entity.xml").read_bytes()),
           ("declared on one line", (FEEDS / "one_line_doctype.xml").read_bytes()),
-          ("hidden in UTF-16", _in_encoding((FEEDS / "billion_laughs.xml").read_text(), "utf-16")),
+          ("hidden in UTF-16", in_encoding((FEEDS / "billion_laughs.xml").read_text(), "utf-16")),
       )),
 ]  # fmt: skip
 QUADRATIC = SourceFault(

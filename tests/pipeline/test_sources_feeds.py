@@ -84,7 +84,7 @@ async def test_the_quadratic_entity_feed_is_refused() -> None:
     assert items == [] and stats.errors == {"hostile": 1}
 
 
-def _in_encoding(text: str, encoding: str) -> bytes:
+def in_encoding(text: str, encoding: str) -> bytes:
     """``text`` (an XML document) re-declared and encoded in ``encoding``."""
     body = text.split("?>", 1)[1]
     if encoding == "utf-7":
@@ -103,7 +103,7 @@ def _in_encoding(text: str, encoding: str) -> bytes:
 )
 async def test_entity_declarations_cannot_hide_in_another_encoding(encoding: str) -> None:
     text = (FEEDS / "billion_laughs.xml").read_text(encoding="ascii")
-    body = _in_encoding(text, encoding)
+    body = in_encoding(text, encoding)
     assert b"<!ENTITY" not in body
     items, stats = await collect_body(body)
     assert items == [] and stats.errors == {"hostile": 1}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.storage import StorageAccount
-from workbench import cli, target
+from workbench import cli, connection
 from workbench.replay import ModeResources
 from workbench.resources import parse_duration, parse_resource, run_base_name
 
@@ -98,7 +98,7 @@ async def _drop(conn: str, base: str) -> None:
 def test_without_storage_says_what_to_do(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(target, "running_endpoint", lambda *a, **k: None)
+    monkeypatch.setattr(connection, "running_endpoint", lambda *a, **k: None)
     assert cli.main(["storage", "list"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("workbench storage: error: no storage to look at") and "\n" not in err

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.recording import Recording
-from workbench._inspect import EXAMPLES_PER_KIND, dedup_summary
 from workbench.cli import main
+from workbench.inspection import EXAMPLES_PER_KIND, dedup_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "dedup"

@@ -21,7 +21,7 @@ from pipeline.recording import (
     first_item_limit_seconds,
     replay_run,
 )
-from workbench._inspect import DEFAULT_SPEED, dedup_summary, run_document
+from workbench.inspection import DEFAULT_SPEED, dedup_summary, run_document
 from workbench.study import _sync
 from workbench.study._results import EXPLORE_FILE, Results, recording_paths, shown_path
 
@@ -56,7 +56,7 @@ def _sources_quiet() -> Iterator[None]:
 def explore_recording(path: str | Path, speed: float = DEFAULT_SPEED) -> dict[str, Any]:
     """Per run: per-source counters, when each source's items became available, the first-item
     limit, and how the run's items overlap with earlier runs (duplicates by key kind, per
-    source, with examples: ``workbench._inspect.dedup_summary``)."""
+    source, with examples: ``workbench.inspection.dedup_summary``)."""
     with _sources_quiet():
         return _explore(Recording.open(path), speed)
 

@@ -54,7 +54,7 @@ def _stderr(text: str) -> None:
 
 def _with_storage(work: Callable[[StorageAccount], Any], progress: Callable[[str], None]) -> Any:
     """``await work(account)`` against the configured storage, else an Azurite of our own."""
-    from workbench.target import storage_connection
+    from workbench.connection import storage_connection
 
     def go() -> Any:
         with storage_connection() as (conn, where):

@@ -36,7 +36,7 @@ from workbench.study._results import (
     ROLLOUT_FILE,
     TUNING_FILE,
 )
-from workbench.study.tables import CONFIDENCE_PERCENT, Criterion, _verdict
+from workbench.study.tables import CONFIDENCE_PERCENT, Criterion, verdict
 from workbench.tune import TUNED
 
 if TYPE_CHECKING:
@@ -644,7 +644,7 @@ def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
                 "smoother_arrivals",
                 "Smoother arrivals: lower 10 s peak enqueue rate than batch, at the recommended "
                 "send limit",
-                _verdict(row["peak_enqueue_rate_10s"] < sweep["batch"]["peak_enqueue_rate_10s"]),
+                verdict(row["peak_enqueue_rate_10s"] < sweep["batch"]["peak_enqueue_rate_10s"]),
                 [f"at {row['rate']}: streaming ", at_rate, " items/s, batch ", batch_peak,
                  " items/s; without a limit streaming ", unlimited, " items/s"],
             )
@@ -655,7 +655,7 @@ def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
             Criterion(
                 "rate_limits",
                 "Configurable rate limits keep the queue from flooding",
-                _verdict(bool(rate.get("found", True)) and honoured),
+                verdict(bool(rate.get("found", True)) and honoured),
                 [f"every limit honoured in the replay; at {row['rate']} the peak is ", at_rate,
                  " items/s (one extra item in a 10 s window allowed)"],
             )
@@ -666,7 +666,7 @@ def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
             Criterion(
                 "smoother_scaling",
                 "Smoother KEDA scaling: a lower simulated peak queue depth than batch (no spike)",
-                _verdict(depth_s["mean"] < depth_b["mean"]),
+                verdict(depth_s["mean"] < depth_b["mean"]),
                 ["peak queue depth: batch ", *_ci((*key, "batch", "peak_queue_depth"), depth_b, 1),
                  f", streaming at {row['rate']} ", *_ci((*key, _rate_key(row), "peak_queue_depth"), depth_s, 1)],
             )
@@ -685,7 +685,7 @@ def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
                 "even_work",
                 "Even work across processor instances: streaming's items-per-instance CV not "
                 "above batch's (+0.05)",
-                _verdict(even),
+                verdict(even),
                 ["replayed CV batch ", Num(("evenness", rec, "batch", "replayed_items_per_processor_cv"), cv_b),
                  ", streaming ", Num(("evenness", rec, "streaming", "replayed_items_per_processor_cv"), cv_s),
                  "; simulated batch ", Num(("evenness", rec, "batch", "simulated_items_per_replica_cv", "mean"), sim_b),
@@ -702,7 +702,7 @@ def study_criteria(ctx: Context, rec: str) -> list[Criterion]:
             Criterion(
                 "batch_fallback",
                 "Batch fallback works (sources switched between modes lose nothing)",
-                _verdict(lost == twice == 0),
+                verdict(lost == twice == 0),
                 [Num(("rollout", rec, "steps"), steps), " rollout steps, ",
                  Num(("rollout", rec, "fallbacks"), fallbacks),
                  " A/B fallbacks: content hashes lost ", Num(("rollout", rec, "content_hashes_lost"), lost),

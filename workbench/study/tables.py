@@ -231,7 +231,7 @@ class Criterion:
     evidence: Text
 
 
-def _verdict(ok: bool | None) -> str:
+def verdict(ok: bool | None) -> str:
     return "-" if ok is None else ("PASS" if ok else "FAIL")
 
 
@@ -248,7 +248,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
         Criterion(
             "first_item",
             ["First item queued within ", FIRST_ITEM_TARGET_S, " s (streaming, every run)"],
-            _verdict(None if worst.value is None else worst.value < FIRST_ITEM_TARGET_S.value),  # type: ignore[operator]
+            verdict(None if worst.value is None else worst.value < FIRST_ITEM_TARGET_S.value),  # type: ignore[operator]
             ["worst run ", worst, " s"],
         )
     )
@@ -265,7 +265,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
                      ", streaming ", absorbed[1]]  # fmt: skip
     out.append(
         Criterion("no_duplicates", "No duplicate processing",
-                  _verdict(all(t.value == 0 for t in twice)), evidence)
+                  verdict(all(t.value == 0 for t in twice)), evidence)
     )  # fmt: skip
     errors = _total(replay, "streaming").get("errors", {})
     failing, queued = _runs_with_errors(replay, "streaming")
@@ -275,7 +275,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
             Criterion(
                 "failing_source",
                 "A failing source does not stop the others",
-                _verdict(queued == failing),
+                verdict(queued == failing),
                 [Num(("replay", rec, "streaming", "source_errors"), sum(errors.values())),
                  f" source errors ({kinds}); ",
                  Num(("replay", rec, "streaming", "runs_with_source_errors_that_queued"), queued),
@@ -296,7 +296,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
             "deduplication",
             ["Deduplication against the history: hit rate between ", DEDUP_RATE_LOW, " and ",
              DEDUP_RATE_HIGH, ", equal in both modes"],
-            _verdict(in_range and rates[0].value == rates[1].value),
+            verdict(in_range and rates[0].value == rates[1].value),
             ["batch ", rates[0], ", streaming ", rates[1]],
         )
     )  # fmt: skip
@@ -305,7 +305,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
         Criterion(
             "smoother_arrivals",
             ["Smoother arrivals (lower peak enqueue rate over ", PEAK_WINDOW_S, " s)"],
-            _verdict(None if None in (peaks[0].value, peaks[1].value)
+            verdict(None if None in (peaks[0].value, peaks[1].value)
                      else peaks[1].value < peaks[0].value),  # type: ignore[operator]
             ["batch ", peaks[0], " items/s, streaming ", peaks[1], " items/s"],
         )
@@ -317,7 +317,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
     )
     out.append(
         Criterion("per_source_throughput", "Per-source throughput measured",
-                  _verdict(rates_by_source), "items/s per source in every run (per-source table)")
+                  verdict(rates_by_source), "items/s per source in every run (per-source table)")
     )  # fmt: skip
     for cid, name in NOT_EVALUATED:
         out.append(Criterion(cid, name, "NOT RUN", "not evaluated by this report yet"))

@@ -12,8 +12,8 @@ import yaml
 from pipeline.config import parse_sources
 from pipeline.har import HAR_CREATOR, write_har
 from pipeline.recording import MANIFEST_FORMAT, Recording, first_item_limit_seconds
-from workbench._inspect import dedup_summary
 from workbench.errors import WorkbenchError
+from workbench.inspection import dedup_summary
 from workbench.synth._design_scale import DESIGN_SCALE
 from workbench.synth._exchange import iso
 from workbench.synth._feeds import FeedsFake

@@ -95,7 +95,7 @@ def _quiet_requests() -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from workbench._record import record
+    from workbench.recorder import record
 
     record(args.sources, args.out, args.runs, args.every, args.force, progress=_progress)
     print(f"recorded {args.runs} run(s) into {args.out}")
@@ -103,7 +103,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from workbench._inspect import format_report, inspect_recording
+    from workbench.inspection import format_report, inspect_recording
 
     _quiet_requests()
     doc = inspect_recording(args.recording, args.speed)

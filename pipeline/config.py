@@ -1,4 +1,4 @@
-"""``sources.yaml``: which sources to collect and how (PRODUCT.md section 4, Source configuration).
+"""``sources.yaml``: which sources to collect and how (docs/contracts.md, Sources).
 
 Every key of ``SourceConfig`` marked ``common`` may be set under ``defaults`` and overridden
 per source; the type-specific keys belong to one source type. Adding a key is one field here:

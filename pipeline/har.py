@@ -1,4 +1,4 @@
-"""HAR 1.2 replay and recording at the transport seam (PRODUCT.md section 4, Recordings).
+"""HAR 1.2 replay and recording at the transport seam (docs/contracts.md, Recordings).
 
 ``ReplayTransport`` answers each request with the recorded response for the same method and
 URL (query order ignored), in recorded order when a URL repeats, after waiting the entry's

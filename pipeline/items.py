@@ -1,4 +1,4 @@
-"""Content items and the keys that make two items the same (PRODUCT.md section 4).
+"""Content items and the keys that make two items the same (docs/contracts.md).
 
 An item is a duplicate when any of its keys was seen before: its source id, its canonical
 link, or the hash of its normalized title and body when that text is long enough to identify

@@ -1,4 +1,4 @@
-"""Queue message v1 (PRODUCT.md section 4): one JSON object per item, base64 on the wire.
+"""Queue message v1 (docs/contracts.md): one JSON object per item, base64 on the wire.
 
 Batch and streaming build messages with the same function, so the processor cannot tell them
 apart; ``content-item-v1.schema.json`` (next to this file) validates both. An item whose

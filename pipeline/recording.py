@@ -1,8 +1,8 @@
 """Recording folders: ``sources.yaml``, ``run-NNN.har`` per collection run, ``manifest.json``.
 
 ``Recording.open`` reads and checks a folder; ``replay_run`` replays one run through every
-collector at once (no queue, no blob); ``first_item_limit_seconds`` computes PRODUCT.md
-section 5's limit from the recording alone, replaying each source by itself on an
+collector at once (no queue, no blob); ``first_item_limit_seconds`` computes the limit of
+docs/metrics.md from the recording alone, replaying each source by itself on an
 ``InstantClock``.
 """
 
@@ -236,7 +236,7 @@ async def replay_run_sequential(recording: Recording, run_index: int) -> Collect
 def first_item_limit_seconds(
     recording: Recording, run_index: int
 ) -> tuple[float, dict[str, float]]:
-    """PRODUCT.md section 5: the earliest any item could be queued, from the recording alone.
+    """docs/metrics.md: the earliest any item could be queued, from the recording alone.
 
     Each source is replayed by itself on an ``InstantClock`` (recorded latencies, politeness
     pauses and retry waits add up, nothing waits): its value is the time its first accepted

@@ -1,4 +1,4 @@
-"""The rollout options run as they would happen (PRODUCT.md section 7.3), against Azure Storage.
+"""The rollout options run as they would happen (docs/rollout.md), against Azure Storage.
 
 An option is a sequence of steps; each step is a full set of the recording's runs on fresh
 storage resources (one queue, one collection container, one history index), each source in the

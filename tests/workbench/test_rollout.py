@@ -1,7 +1,7 @@
 """Per-source modes in a replay and the rollout options, against the session's Azurite.
 
 The expected content hashes come from the recording alone, computed here (sources read one
-after another with no storage, the dedup rule of PRODUCT.md section 4), never from the replay
+after another with no storage, the dedup rule of docs/contracts.md), never from the replay
 being checked; the queue's own messages are read back to count what reached it.
 """
 

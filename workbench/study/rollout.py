@@ -1,4 +1,4 @@
-"""The rollout study's steps (PRODUCT.md section 7, questions 2-5 and the recommendation).
+"""The rollout study's steps (docs/rollout.md: questions 2-5 and the recommendation).
 
 Notebook 02 (storage): :func:`run_rollouts` runs every rollout option on every recording and
 A/B on the fault recording (``rollout-{name}.json``, ``rollout-fault-{name}.json``);

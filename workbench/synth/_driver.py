@@ -91,7 +91,7 @@ def write_readme(out: str | Path, seed: int, profile: str = DEFAULT_PROFILE) -> 
     """Measure the recording in ``out`` and write its README.md; returns the dedup summary.
 
     Measured by replaying it: the deduplication hit rate over the runs, each run's
-    sequential collection time and its first-item limit (PRODUCT.md section 5).
+    sequential collection time and its first-item limit (docs/metrics.md).
     """
     chosen = profile_named(profile)
     out = Path(out)

@@ -12,6 +12,7 @@
 """
 
 from workbench.study._results import Results, recording_paths
+from workbench.study.decision_sections import tuning_section
 from workbench.study.execute import STUDY_NOTEBOOKS, execute_notebooks
 from workbench.study.explore import explore_recordings
 from workbench.study.replay import replay_recordings
@@ -23,12 +24,7 @@ from workbench.study.rollout import (
     tune_scaler,
     write_recommendation,
 )
-from workbench.study.rollout_sections import (
-    hazard_section,
-    rate_limit_section,
-    rollout_section,
-    tuning_section,
-)
+from workbench.study.rollout_sections import hazard_section, rate_limit_section, rollout_section
 from workbench.study.sections import (
     SECTIONS,
     Context,
@@ -37,9 +33,9 @@ from workbench.study.sections import (
     recordings_section,
     replay_section,
     simulation_section,
-    summary_section,
 )
 from workbench.study.simulate import DEFAULT_STARTUP, simulate_recordings, simulation_settings
+from workbench.study.summary import summary_section
 
 __all__ = [
     "DEFAULT_STARTUP",

@@ -3,8 +3,8 @@
 A section is a :class:`SectionSpec` in ``SECTIONS``: the result files it reads (per recording)
 and a builder that turns them into a ``Section`` (text, tables, figures; every number a
 ``Num``). A new study adds its notebook's result file, a builder and one line in ``SECTIONS``;
-the summary at the top is a function of the results (``summary_section``), with its headline
-numbers listed in ``HEADLINES``.
+the summary at the top is a function of the results (``summary.summary_section``), with its
+headline numbers listed in ``summary.HEADLINES``.
 """
 
 from __future__ import annotations
@@ -30,17 +30,14 @@ from workbench.report import (
     Paragraph,
     Report,
     Section,
-    Table,
     Text,
-    improvement,
     plain,
 )
-from workbench.study import rollout_sections, tables
+from workbench.study import decision_sections, explore_tables, rollout_sections, tables
 from workbench.study._results import (
     EXPLORE_FILE,
     HAZARD_FILE,
     RATE_FILE,
-    RECOMMENDATION_FILE,
     REPLAY_FILE,
     ROLLOUT_FILE,
     SIMULATION_FILE,
@@ -50,6 +47,9 @@ from workbench.study._results import (
     recording_paths,
     shown_path,
 )
+from workbench.study.decision_sections import criteria_of
+from workbench.study.numbers import replay_total_num, simulated_num
+from workbench.study.summary import summary_section
 
 REPORT_TITLE = "Rollout report: batch or streaming collection"
 
@@ -111,19 +111,6 @@ def _figure(
     )
 
 
-def _total_num(rec: str, replay: dict[str, Any], mode: str, *path: str) -> Num:
-    value: Any = replay["modes"][mode]["total"]
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return Num(("replay", rec, mode, *path), value)
-
-
-def _sim_num(rec: str, sim: dict[str, Any], mode: str, metric: str, stat: str = "mean") -> Num:
-    return Num(
-        ("simulation", rec, mode, metric, stat), sim["modes"][mode].get(metric, {}).get(stat)
-    )
-
-
 def _whole(value: Any) -> Any:
     """A whole float as an int, so that it shows as one (a speed of 20, not 20.00)."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -176,8 +163,8 @@ def recordings_section(ctx: Context) -> Section:
                     ").",
                 ]
             ),
-            tables.recording_runs_table(rec, doc),
-            tables.recording_sources_table(rec, doc),
+            explore_tables.recording_runs_table(rec, doc),
+            explore_tables.recording_sources_table(rec, doc),
             _figure(
                 f"{rec}-source-timelines",
                 [
@@ -192,7 +179,7 @@ def recordings_section(ctx: Context) -> Section:
                 note="One dot per item, at the time its page was parsed with every source "
                 "started at once; dotted line: the run's first-item limit.",
             ),
-            tables.overlap_table(rec, doc),
+            explore_tables.overlap_table(rec, doc),
         ]
     return Section("recordings", "The recordings", blocks)
 
@@ -212,8 +199,8 @@ def duplicates_section(ctx: Context) -> Section:
         doc = ctx.explore(rec)
         blocks += [
             Heading(rec),
-            tables.dedup_sources_table(rec, doc),
-            tables.dedup_examples_table(rec, doc),
+            explore_tables.dedup_sources_table(rec, doc),
+            explore_tables.dedup_examples_table(rec, doc),
         ]
     return Section("duplicates", "Duplicates by key kind", blocks)
 
@@ -225,9 +212,11 @@ def replay_section(ctx: Context) -> Section:
         replay = ctx.replay(rec)
         sim = ctx.simulation(rec)
         key: Key = ("replay", rec)
-        first = [_total_num(rec, replay, m, "time_to_first_item_queued_seconds") for m in MODES]
-        peak = [_total_num(rec, replay, m, "peak_enqueue_rate_10s") for m in MODES]
-        rate = [_total_num(rec, replay, m, "throughput_items_per_second") for m in MODES]
+        first = [
+            replay_total_num(rec, replay, m, "time_to_first_item_queued_seconds") for m in MODES
+        ]
+        peak = [replay_total_num(rec, replay, m, "peak_enqueue_rate_10s") for m in MODES]
+        rate = [replay_total_num(rec, replay, m, "throughput_items_per_second") for m in MODES]
         blocks += [
             Heading(rec),
             Paragraph(
@@ -286,7 +275,9 @@ def replay_section(ctx: Context) -> Section:
             ),
         ]
         if replay.get("processors"):
-            p95 = [_total_num(rec, replay, m, "processing", "latency_p95_seconds") for m in MODES]
+            p95 = [
+                replay_total_num(rec, replay, m, "processing", "latency_p95_seconds") for m in MODES
+            ]
             title: list[Inline] = [
                 "End-to-end latency p95: batch ",
                 p95[0],
@@ -320,10 +311,10 @@ def simulation_section(ctx: Context) -> Section:
         key: Key = ("simulation", rec)
         seeds = Num((*key, "seeds"), st["seeds"])
         offsets = run_offsets_s(replay)
-        depth = [_sim_num(rec, sim, m, "peak_queue_depth") for m in MODES]
-        replicas = [_sim_num(rec, sim, m, "max_replicas") for m in MODES]
-        ttfp = [_sim_num(rec, sim, m, "run_first_item_processed_s") for m in MODES]
-        p95 = [_sim_num(rec, sim, m, "latency_p95_s") for m in MODES]
+        depth = [simulated_num(rec, sim, m, "peak_queue_depth") for m in MODES]
+        replicas = [simulated_num(rec, sim, m, "max_replicas") for m in MODES]
+        ttfp = [simulated_num(rec, sim, m, "run_first_item_processed_s") for m in MODES]
+        p95 = [simulated_num(rec, sim, m, "latency_p95_s") for m in MODES]
         timeline_seed = Num((*key, "timeline_seed"), sim["timeline"][MODES[0]]["seed"])
         queue_title: list[Inline] = [
             "Peak queue depth: batch ",
@@ -433,141 +424,8 @@ SECTIONS: list[SectionSpec] = [
     SectionSpec(
         "hazards", rollout_sections.hazard_section, (HAZARD_FILE, RATE_FILE), optional=True
     ),
-    SectionSpec("tuning", rollout_sections.tuning_section, (TUNING_FILE,), optional=True),
+    SectionSpec("tuning", decision_sections.tuning_section, (TUNING_FILE,), optional=True),
 ]
-
-
-# -- the summary -----------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Headline:
-    id: str
-    label: str
-    unit: str
-    better: str
-    read: Callable[[Context, str, str], Num]  # (ctx, recording, mode) -> the number
-
-
-def _simulated(ctx: Context, rec: str) -> dict[str, Any]:
-    sim = ctx.simulation(rec)
-    if sim is None:
-        raise WorkbenchError("the summary needs the simulation results")
-    return sim
-
-
-HEADLINES: list[Headline] = [
-    Headline(
-        "first_item_queued",
-        "Time to first item queued, mean of runs",
-        "s",
-        "lower",
-        lambda ctx, rec, m: _total_num(
-            rec, ctx.replay(rec), m, "time_to_first_item_queued_seconds"
-        ),
-    ),
-    Headline(
-        "peak_enqueue_rate",
-        "Peak enqueue rate, mean of runs",
-        "items/s",
-        "lower",
-        lambda ctx, rec, m: _total_num(rec, ctx.replay(rec), m, "peak_enqueue_rate_10s"),
-    ),
-    Headline(
-        "first_item_processed_simulated",
-        "Time to first item processed from each run's start (simulated, mean of seeds)",
-        "s",
-        "lower",
-        lambda ctx, rec, m: _sim_num(rec, _simulated(ctx, rec), m, "run_first_item_processed_s"),
-    ),
-]
-
-# The criteria streaming must pass on every recording to be recommended: what the design
-# promises and what must never break. The others are conditions of the rollout.
-REQUIRED_CRITERIA = ("first_item", "no_duplicates", "failing_source")
-
-
-def criteria_of(ctx: Context, rec: str) -> list[tables.Criterion]:
-    """The success criteria of ``rec``: the replay's, with those the rollout study settles
-    (when its results are there) in their place."""
-    return rollout_sections.merge_criteria(
-        tables.success_criteria(rec, ctx.replay(rec)), rollout_sections.study_criteria(ctx, rec)
-    )
-
-
-def summary_section(ctx: Context) -> Section:
-    """The decision and the numbers it rests on, from the results of every recording."""
-    criteria = {rec: criteria_of(ctx, rec) for rec in ctx.recordings}
-    required_ok = all(
-        c.verdict in ("PASS", "-")
-        for cs in criteria.values()
-        for c in cs
-        if c.id in REQUIRED_CRITERIA
-    )
-    failing = [(rec, c) for rec, cs in criteria.items() for c in cs if c.verdict == "FAIL"]
-    not_run = {c.id: c.name for cs in criteria.values() for c in cs if c.verdict == "NOT RUN"}
-    judged = [c for cs in criteria.values() for c in cs if c.verdict in ("PASS", "FAIL")]
-    passed = sum(1 for c in judged if c.verdict == "PASS")
-
-    decision = "Move the collector to streaming." if required_ok else "Keep batch for now."
-    blocks: list[Block] = [
-        *rollout_sections.recommendation_blocks(ctx),
-        Paragraph(
-            [
-                f"**Recommendation: {decision}** Rule: streaming is recommended when, on every "
-                "recording, it queues its first item within ",
-                tables.FIRST_ITEM_TARGET_S,
-                " s in every run, queues no content hash twice, and a failing source does not "
-                "stop the others; every other failing criterion becomes a condition of the rollout. ",
-                Num(("summary", "criteria_passed"), passed),
-                " of ",
-                Num(("summary", "criteria_judged"), len(judged)),
-                " judged criteria pass (",
-                Num(("summary", "recordings"), len(ctx.recordings)),
-                " recording)." if len(ctx.recordings) == 1 else " recordings).",
-            ]
-        ),
-    ]
-    if failing:
-        blocks.append(Paragraph("Conditions before the rollout (criteria that fail):"))
-        blocks.append(Bullets([[f"{rec}: ", c.name, " - ", c.evidence] for rec, c in failing]))
-    if not_run:
-        undecided = (
-            ""
-            if ctx.results.exists(RECOMMENDATION_FILE)
-            else "Not decided by this report yet: the rollout option, the send rate limit and "
-            "the scaler settings; "
-        )
-        blocks.append(
-            Paragraph(
-                undecided
-                + "criteria not evaluated: "
-                + "; ".join(plain(name) for name in not_run.values())
-                + "."
-            )
-        )
-    rows: list[list[Text]] = []
-    for headline in HEADLINES:
-        for rec in ctx.recordings:
-            nums = [headline.read(ctx, rec, m) for m in MODES]
-            ratio_key = ("summary", rec, "streaming_vs_batch", headline.id)
-            rows.append(
-                [
-                    headline.label,
-                    rec,
-                    headline.unit,
-                    *nums,
-                    improvement(nums[0].value, nums[1].value, headline.better, ratio_key),
-                ]
-            )
-    blocks.append(
-        Table(
-            ["Headline number", "Recording", "Unit", "Batch", "Streaming", "Streaming vs batch"],
-            rows,
-            source="`replay-<rec>.json`: `modes.<mode>.total`; `simulation-<rec>.json`: "
-            "`modes.<mode>.<metric>.mean`",
-            numeric=[False, False, False, True, True, False],
-        )
-    )
-    return Section("summary", "Summary", blocks)
 
 
 # -- assembly --------------------------------------------------------------------------------

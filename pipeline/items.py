@@ -76,15 +76,21 @@ def text_identifies_post(title: str, body: str) -> bool:
     return text_words(title, body, limit=MIN_TEXT_KEY_WORDS) >= MIN_TEXT_KEY_WORDS
 
 
-def processing_key(content_hash: str, title: str, body: str, source: str, source_id: str) -> str:
+def processing_key(
+    content_hash: str, title: str, body: str, source: str, source_id: str, url: str
+) -> str:
     """What the processor is idempotent by, following the dedup keys: the content hash when the
-    text identifies a post (the same long text is the same work, whatever its id), else the
-    post itself (``id-`` and a SHA-256 of source and source id), so two distinct short posts
-    ("How?") are both processed while the same post delivered twice is processed once."""
+    text identifies a post (the same long text is the same work, whatever its id); else the
+    story it links to (``url-`` and a SHA-256 of its link key: the same story posted on Reddit
+    and in a feed is one item, as dedup says); else the post itself (``id-`` and a SHA-256 of
+    source and source id). Two distinct short posts ("How?") linking different things are both
+    processed; one post delivered twice is processed once."""
     if text_identifies_post(title, body):
         return content_hash
-    digest = hashlib.sha256(f"{source}\n{source_id}".encode()).hexdigest()
-    return f"id-{digest}"
+    link = canonical_url(url, source_id)
+    if link:
+        return "url-" + hashlib.sha256(link.encode()).hexdigest()
+    return "id-" + hashlib.sha256(f"{source}\n{source_id}".encode()).hexdigest()
 
 
 # Fragments that point into a page, not at an item on it: comment sections and forms, "read
@@ -221,8 +227,10 @@ class ContentItem:
 
     def processing_key(self) -> str:
         """What the processor is idempotent by (``processing_key``): the content hash, or the
-        post itself when its text is too short to identify it."""
-        return processing_key(self.content_hash, self.title, self.body, self.source, self.source_id)
+        story's link or the post itself when its text is too short to identify it."""
+        return processing_key(
+            self.content_hash, self.title, self.body, self.source, self.source_id, self.url
+        )
 
     def dedup_keys(self) -> tuple[str, ...]:
         """The keys under which this item counts as seen, in the order of ``KEY_KINDS``: its

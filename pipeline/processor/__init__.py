@@ -7,7 +7,7 @@ at once and keeps every message it holds hidden by renewing its visibility. For 
   poison queue (raw content kept, with a reason) and deleted;
 - ``processed-content/<processing key>.json`` already there: deleted without doing the work
   (idempotent by the processing key: the ``content_hash``, or for a text too short to identify
-  a post, the post's source and id; ``pipeline.items.processing_key``);
+  a post, its link or its source and id; ``pipeline.items.processing_key``);
 - otherwise: the real light ``transform``, then, when the processor was handed ``work``, a
   simulated delay that brings the handling time up to what ``work()`` returns (the real work
   counts as part of it; the delay is slept on the clock), the result written create-only (a

@@ -28,7 +28,7 @@ def result_blob_name(key: str) -> str:
 
 def message_processing_key(data: dict[str, Any]) -> str:
     """The key a v1 message is processed once by (``pipeline.items.processing_key``): its
-    content hash, or for a text too short to identify a post, the post's source and id. A cut
+    content hash, or for a text too short to identify a post, its link or its source and id. A cut
     body of a long item still identifies it, so the cut does not change the key."""
     return processing_key(
         str(data["content_hash"]),
@@ -36,6 +36,7 @@ def message_processing_key(data: dict[str, Any]) -> str:
         str(data.get("body") or ""),
         str(data.get("source") or ""),
         str(data.get("source_id") or ""),
+        str(data.get("url") or ""),
     )
 
 

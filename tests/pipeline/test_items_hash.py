@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.items import canonical_url, content_hash, normalize_text
+from pipeline.items import ContentItem, canonical_url, content_hash, normalize_text
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
 words = st.lists(st.text("abcdefghijklmnopqrstuvwxyzäöüß0123456789", min_size=1, max_size=8),
@@ -79,3 +80,38 @@ def test_canonical_url_default_ports_and_empty_path() -> None:
     assert canonical_url("https://example.com:443") == "https://example.com/"
     assert canonical_url("http://example.com:8080/a") == "http://example.com:8080/a"
     assert canonical_url("") == ""
+
+
+def _short(source: str, source_id: str, url: str, title: str = "Show: a tiny tool") -> ContentItem:
+    return ContentItem.create(
+        source=source,  # type: ignore[arg-type]
+        source_name=f"{source}-x",
+        source_id=source_id,
+        url=url,
+        title=title,
+        body="",
+        author="",
+        published_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_processing_key_follows_the_dedup_keys() -> None:
+    """The key the processor is idempotent by: long text -> its hash (whatever the id); short
+    text -> the story it links to (one story on Reddit and in a feed is one item, whichever copy
+    the run's order queued); no link -> the post itself."""
+    reddit = _short("reddit", "t3_a", "https://blog.example/tool?utm_source=reddit")
+    feed = _short("rss", "https://blog.example/tool", "https://BLOG.example/tool")
+    other = _short("reddit", "t3_b", "https://elsewhere.example/")
+    assert reddit.processing_key() == feed.processing_key() != other.processing_key()
+    assert reddit.processing_key().startswith("url-")
+    no_link = _short("mastodon", "https://m.example/s/1", "")
+    assert no_link.processing_key().startswith("id-")
+    assert (
+        no_link.processing_key() != _short("mastodon", "https://m.example/s/2", "").processing_key()
+    )
+    long_title = "A long title with more than twelve words so that its text identifies the post"
+    one, two = (
+        _short("reddit", "t3_c", "https://a.example/", long_title),
+        _short("rss", "x", "https://b.example/", long_title),
+    )
+    assert one.processing_key() == two.processing_key() == one.content_hash

@@ -19,16 +19,16 @@ def test_the_runs_before_the_storage_went_away_are_written(
     server = Azurite()
     server.start()
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", server.connection_string)
-    shown = cmd_replay._progress
+    shown = cmd_replay.progress
 
     def progress(text: str) -> None:
         shown(text)
         if text.startswith("streaming: run 1 queued"):
             server.stop()  # storage goes away after the first run completes
 
-    monkeypatch.setattr(cmd_replay, "_progress", progress)
     out = tmp_path / "metrics.json"
     try:
+        monkeypatch.setattr(cmd_replay, "progress", progress)
         code = cli.main(["replay", "--recording", str(SHIPPED_RECORDING), "--mode", "streaming",
                          "--speed", "200", "--json", str(out)])  # fmt: skip
     finally:

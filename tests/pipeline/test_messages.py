@@ -36,11 +36,14 @@ def _item(body: str = "Some body text.") -> ContentItem:
 @pytest.mark.parametrize("mode", ["batch", "streaming"])
 def test_both_modes_build_valid_messages_with_the_same_fields(mode: str):
     blob = collection_blob_name("c1", "2026-11-29T08:00:00+00:00")
+    other_mode = "streaming" if mode == "batch" else "batch"
     message = build_message(_item(), collection_id="c1", collection_blob=blob, mode=mode)
     validate_message(message)
     other = build_message(
-        _item(), collection_id="c1", collection_blob=blob, mode="batch", message_id=message["id"]
+        _item(), collection_id="c1", collection_blob=blob, mode=other_mode, message_id=message["id"]
     )
+    validate_message(other)
+    assert (message["mode"], other["mode"]) == (mode, other_mode)
     assert set(message) == set(other)
     assert {k: v for k, v in message.items() if k != "mode"} == {
         k: v for k, v in other.items() if k != "mode"

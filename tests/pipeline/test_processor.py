@@ -370,9 +370,7 @@ async def test_the_sixth_delivery_goes_to_the_poison_queue(
         assert envelope["reason"] == record.reason
         assert envelope["source_queue"] == s.queue_name
         assert await s.queue.approximate_count() == 0
-        assert [b.name for b in await s.results.list()] == [
-            result_blob_name(fifth["content_hash"])
-        ]
+        assert [b.name for b in await s.results.list()] == [result_blob_name(fifth["content_hash"])]
 
 
 @pytestmark_anyio

@@ -75,6 +75,50 @@ def test_canonical_url_drops_tracking_case_and_in_page_fragment(
     assert canonical_url(url) == f"{scheme.lower()}://example.com/Path/To?id=7"
 
 
+SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."  # no escaping
+TRACKING = ["utm_source", "UTM_Medium", "utm_x", "fbclid", "GCLID", "dclid", "mc_cid", "mc_eid",
+            "igshid", "ref", "Ref_Src", "ref_url", "si"]  # fmt: skip
+DROPPED_FRAGMENTS = ["", "#", "#comments", "#Respond", "#more-12", "#ixzz8Kq", "#:~:text=a",
+                     "#xtor=RSS-3", "#utm_source=feed&utm_medium=rss"]  # fmt: skip
+
+
+def _kept(key: str) -> bool:
+    return not key.lower().startswith("utm_") and key.lower() not in {t.lower() for t in TRACKING}
+
+
+@st.composite
+def links(draw: st.DrawFn) -> tuple[str, str]:
+    """A link with random case, port, path, query, tracking and fragment; its expected key."""
+    scheme = draw(st.sampled_from(["http", "https"]))
+    labels = draw(st.lists(st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1,
+                                   max_size=6), min_size=1, max_size=3))  # fmt: skip
+    host = ".".join([*labels, "example"])
+    default = "80" if scheme == "http" else "443"
+    port = draw(st.sampled_from(["", "80", "443", "8080"]))  # the other default is kept
+    segments = draw(st.lists(st.text(SAFE, min_size=1, max_size=6), max_size=4))
+    path = "".join(f"/{s}" for s in segments) + draw(st.sampled_from(["", "/"]))
+    pairs = draw(st.lists(st.tuples(st.text(SAFE, min_size=1, max_size=5).filter(_kept),
+                                    st.text(SAFE, max_size=5)), max_size=4))  # fmt: skip
+    query = list(pairs)
+    for tracker in draw(st.lists(st.sampled_from(TRACKING), max_size=3)):
+        query.insert(draw(st.integers(0, len(query))), (tracker, draw(st.text(SAFE, max_size=4))))
+    fragment = draw(st.one_of(st.sampled_from(DROPPED_FRAGMENTS),
+                              st.text("0123456789", min_size=1, max_size=4).map("#a{}".format)))  # fmt: skip
+    cased = "".join(c.upper() if draw(st.booleans()) else c for c in f"{scheme}://{host}")
+    link = cased + (f":{port}" if port else "") + path
+    link += ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "") + fragment
+    key = f"{scheme}://{host}" + (f":{port}" if port not in ("", default) else "")
+    key += (path or "/") + ("?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else "")
+    key += fragment if fragment.startswith("#a") else ""
+    return link, key
+
+
+@given(links())
+def test_canonical_url_of_any_link(case: tuple[str, str]) -> None:
+    link, key = case
+    assert canonical_url(link) == key
+
+
 def test_canonical_url_default_ports_and_empty_path() -> None:
     assert canonical_url("https://example.com:443") == "https://example.com/"
     assert canonical_url("http://example.com:8080/a") == "http://example.com:8080/a"

@@ -35,7 +35,7 @@ from pipeline.errors import StorageError, StorageUnavailableError
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
 from pipeline.items import ContentItem
-from pipeline.messages import validate_message
+from pipeline.messages import collection_blob_name, validate_message
 from pipeline.metrics import RunMetrics
 from pipeline.recording import Recording
 from pipeline.storage import MAX_MESSAGE_BYTES, BlobStore, QueueAdapter, StorageAccount
@@ -548,6 +548,33 @@ async def test_rate_limit_spaces_streaming_sends(connection_string: str, unique_
         assert times[j] - times[i] >= (j - i) / rate - jitter, (i, j, times[i], times[j])
     assert statistics.median(gaps) == pytest.approx(1 / rate, abs=0.005), gaps
     assert times[-1] - times[0] >= (count - 1) / rate * 0.95
+
+
+async def test_a_run_deletes_history_and_collections_past_the_retention(
+    connection_string: str, unique_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TTL cleanup is part of a run: after its own writes, the history buckets and collection
+    blobs older than the retention (7 days before the run's start) go; newer ones stay."""
+    caplog.set_level(logging.INFO, logger="pipeline.collect")
+    entries = [har_entry("https://ttl.example/rss", rss_feed("ttl.example", feed_items(
+        "ttl.example", 3)))]  # fmt: skip
+    srcs = sources({"name": "ttl", "type": "rss", "url": "https://ttl.example/rss"})
+    async with StorageAccount(connection_string) as account:
+        async with fresh(account, unique_name) as (queue, store):
+            history = HistoryIndex(store)
+            old, kept = START - timedelta(days=7, hours=2), START - timedelta(days=6)
+            await history.record([(["old-key"], old), (["kept-key"], kept)])
+            old_blob = collection_blob_name("old-run", old.isoformat())
+            kept_blob = collection_blob_name("kept-run", kept.isoformat())
+            for blob in (old_blob, kept_blob):
+                await store.append_jsonl(blob, [{"n": 1}])
+            metrics = await collect(entries, srcs, queue, store, history=history)
+            names = {b.name for b in await store.list()}
+    assert metrics.items_queued == 3
+    assert history.bucket_name(old) not in names and old_blob not in names
+    assert history.bucket_name(kept) in names and kept_blob in names
+    assert metrics.collection_blob in names and history.bucket_name(START) in names
+    assert "history_cleanup" in caplog.text and "blobs_deleted=2" in caplog.text
 
 
 # -- 6: claim check --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 from azure.core.pipeline.transport import AioHttpTransport
 
+from pipeline.storage import StorageAccount
 from workbench.azurite import free_port
 
 
@@ -107,3 +108,33 @@ def is_append_block(method: str, url: str, suffix: str) -> bool:
 
 def is_queue_send(method: str, url: str) -> bool:
     return method == "POST" and urlsplit(url).path.endswith("/messages")
+
+
+def is_visibility_update(method: str, url: str, timeout_s: int) -> bool:
+    """A queue message's visibility set to ``timeout_s`` (a processor's lease renewal)."""
+    parts = urlsplit(url)
+    return (
+        method == "PUT"
+        and "/messages/" in parts.path
+        and "popreceipt=" in parts.query
+        and f"visibilitytimeout={timeout_s}" in parts.query.split("&")
+    )
+
+
+def message_not_found() -> Fault:
+    return Fault(404, "MessageNotFound", "The specified message does not exist.")
+
+
+class FaultyAccount(StorageAccount):
+    """The project's storage account whose SDK clients send through one ``FaultyTransport``
+    (the account has no transport option of its own; its client options are set here, once),
+    with the SDK's own retries off unless ``retries`` is given."""
+
+    def __init__(self, connection_string: str, rule: Rule, server: str, *, retries: int = 0):
+        super().__init__(connection_string)
+        self.transport = FaultyTransport(rule, server)
+        self._client_options = {
+            **self._client_options,
+            "transport": self.transport,
+            "retry_total": retries,
+        }

@@ -50,12 +50,41 @@ def _render(name: str, table: Table) -> str:
     lines = [f"## {name}", "", markdown_table(table), ""]
     lines += [f"source: {table.source}", f"caption: {plain(table.caption)}"]
     lines += [f"right-aligned: {table.aligned_right()}", ""]
-    for row in table.rows:
-        for cell in row:
-            for part in parts(cell):
-                if isinstance(part, Num):
-                    lines.append(f"- {'/'.join(part.key)} = {part.value!r} ({part.text})")
+    for cell in [table.caption, *(cell for row in table.rows for cell in row)]:
+        for part in parts(cell):
+            if isinstance(part, Num):
+                lines.append(f"- {'/'.join(part.key)} = {part.value!r} ({part.text})")
     return "\n".join(lines) + "\n"
+
+
+def _sparse_replay() -> dict[str, Any]:
+    """A replay document with the optional keys left out, short start times and no errors."""
+    replay = _replay_doc()
+    batch, streaming = (replay["modes"][m] for m in ("batch", "streaming"))
+    for run in batch["runs"]:
+        del run["errors"]
+    del batch["total"]["errors"]
+    batch["runs"][0]["started_at"] = "2024-05-14"
+    batch["runs"][1]["started_at"] = "2024-05-14T08:00"  # exactly 16 characters
+    batch["runs"][1]["time_to_first_item_queued_seconds"] = None
+    streaming["runs"][0]["first_item_limit_seconds"] = 0
+    del streaming["runs"][0]["per_source"]
+    source = streaming["runs"][1]["per_source"]["feed-a"]
+    del source["items_queued"], source["type"]
+    batch["runs"][0]["per_source"]["feed-b"] = {"items_queued": 2}  # no type, no rates
+    del batch["runs"][0]["per_source"]["feed-a"]["type"]
+    return replay
+
+
+def _explore_with_errors() -> dict[str, Any]:
+    explore = json.loads((GOLDEN / "explore-dedup.json").read_text())
+    first, second = explore["runs"]
+    first["totals"]["errors"] = {"timeout": 1, "parse": 2}
+    first["sources"]["blog"].update(rejections={"too_old": 2}, errors={"timeout": 1})
+    second["sources"]["blog"].update(rejections={"too_old": 1, "empty": 3}, errors={"parse": 2})
+    del second["sources"]["devto"]  # a source that did not run
+    del second["sources"]["notes"]["bytes_received"]
+    return explore
 
 
 def _document() -> str:
@@ -78,6 +107,21 @@ def _document() -> str:
         ("dedup examples", tables.dedup_examples_table("d", explore)),
         ("recording sources", tables.recording_sources_table("d", explore)),
     ]
+    sparse = _sparse_replay()
+    late = _simulation()
+    late["scale_events"] = {"batch": {"events": [
+        {"t": 5.0, "from": 0, "to": 1, "by": "keda"}, {"t": 28_810.0, "from": 0, "to": 2, "by": "keda"},
+    ]}, "streaming": {}}  # fmt: skip
+    errors = _explore_with_errors()
+    built += [
+        ("comparison, sparse", tables.comparison_table("s", sparse)),
+        ("per run, sparse", tables.per_run_table("s", sparse)),
+        ("per source, sparse", tables.per_source_table("s", sparse)),
+        ("criteria, sparse", tables.criteria_table("s", sparse)),
+        ("scale events before and at a run's start", tables.scale_events_table("s", late, [10.0, 28_810.0])),
+        ("recording runs with errors", tables.recording_runs_table("e", errors)),
+        ("recording sources with errors", tables.recording_sources_table("e", errors)),
+    ]  # fmt: skip
     return "\n".join(_render(name, table) for name, table in built)
 
 

@@ -205,3 +205,36 @@ def test_bad_lines_are_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> N
     broken = {**encode_lines(HOUR, [10, 20], [digests("a"), digests("b")])[0], "t": "!!!"}
     assert add_window_entries(SeenKeys(), "h", _bucket(broken), HOUR_US + 15, HOUR_US + 20) == 0
     assert add_window_entries(SeenKeys(), "h", _bucket(broken), HOUR_US, HOUR_US + 20) == 2
+
+
+def test_lines_are_read_past_empty_and_outside_ones(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="pipeline.history")
+    empty_v1 = {"t0": HOUR_US, "t": [], "k": []}
+    before = encode_lines(HOUR, [1, 2], [digests("old"), digests("older")])[0]
+    inside = encode_lines(HOUR, [10], [digests("a")])[0]
+    seen = SeenKeys()
+    data = _bucket(empty_v1, before, inside)
+    assert add_window_entries(seen, "b", data, HOUR_US + 5, HOUR_US + 10) == 1
+    assert seen.digests() == set(digests("a"))
+    # A version 1 line (no "v") wholly inside the window is read in full.
+    old = {"t0": HOUR_US, "t": [3, 4], "k": [digests("x"), digests("y", "z")]}
+    seen = SeenKeys()
+    assert add_window_entries(seen, "b", _bucket(old), HOUR_US, HOUR_US + 10) == 2
+    assert seen.digests() == set(digests("x", "y", "z"))
+    # A line wholly outside is skipped unread: its broken offsets are never seen. Its last
+    # entry at exactly the window's start is outside too.
+    broken = {**encode_lines(HOUR, [1, 5], [digests("p"), digests("q")])[0], "t": "!!!"}
+    assert add_window_entries(SeenKeys(), "b", _bucket(broken), HOUR_US + 5, HOUR_US + 9) == 0
+    assert add_window_entries(SeenKeys(), "b", _bucket(broken), HOUR_US - 9, HOUR_US + 0) == 0
+    assert caplog.records == []
+
+
+def test_a_line_whose_offsets_and_counts_disagree_is_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pipeline.history")
+    line = encode_lines(HOUR, [10, 20, 30], [digests("a"), digests("b"), digests("c")])[0]
+    two = encode_lines(HOUR, [10, 20], [digests("a"), digests("b")])[0]
+    mixed = {**line, "n": two["n"], "d": two["d"]}  # three offsets, two entries
+    assert add_window_entries(SeenKeys(), "h", _bucket(mixed), HOUR_US + 15, HOUR_US + 30) == 0
+    assert [r.getMessage() for r in caplog.records] == ["history_bad_line blob=h line=1 skipped"]

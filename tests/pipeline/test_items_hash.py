@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.items import canonical_url, content_hash, normalize_text
+from pipeline.items import (
+    ContentItem,
+    canonical_url,
+    content_hash,
+    normalize_text,
+    processing_key,
+)
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
 words = st.lists(st.text("abcdefghijklmnopqrstuvwxyzäöüß0123456789", min_size=1, max_size=8),
@@ -123,3 +131,47 @@ def test_canonical_url_default_ports_and_empty_path() -> None:
     assert canonical_url("https://example.com:443") == "https://example.com/"
     assert canonical_url("http://example.com:8080/a") == "http://example.com:8080/a"
     assert canonical_url("") == ""
+
+
+def _item(title: str = "A title", body: str = "", **kwargs: object) -> ContentItem:
+    fields = dict(source="rss", source_name="feed", source_id="guid-1", url="https://a.example/p",
+                  title=title, body=body, author="me",
+                  published_at=datetime(2026, 11, 29, 9, 30, tzinfo=timezone(timedelta(hours=2))),
+                  collected_at=datetime(2026, 11, 29, 8, 0), metadata={"score": 3})  # fmt: skip
+    return ContentItem.create(**{**fields, **kwargs})  # type: ignore[arg-type]
+
+
+def test_an_item_round_trips_through_its_dict() -> None:
+    item = _item()
+    data = item.to_dict()
+    assert data == {
+        "source": "rss", "source_name": "feed", "source_id": "guid-1",
+        "url": "https://a.example/p", "title": "A title", "body": "", "author": "me",
+        "published_at": "2026-11-29T07:30:00+00:00", "collected_at": "2026-11-29T08:00:00+00:00",
+        "content_hash": content_hash("A title", ""), "metadata": {"score": 3},
+    }  # fmt: skip
+    assert data["metadata"] is not item.metadata  # a copy: the line can be changed safely
+    assert ContentItem.from_dict(data) == item
+    assert ContentItem.from_dict({**data, "mode": "batch", "claim_check": None}) == item
+    naive = {
+        **data,
+        "published_at": "2026-11-29T07:30:00",
+        "collected_at": "2026-11-29T10:00:00+02:00",
+    }
+    back = ContentItem.from_dict(naive)
+    assert back.published_at == item.published_at and back.collected_at == item.collected_at
+    assert back.published_at.tzinfo is UTC and back.collected_at.tzinfo is UTC
+    without = dict(data)
+    del without["metadata"]
+    assert ContentItem.from_dict(without).metadata == {}
+
+
+def test_the_processing_key_is_the_text_or_the_post() -> None:
+    long = "one two three four five six seven eight nine ten eleven twelve"
+    assert processing_key(content_hash(long, ""), long, "", "rss", "g") == content_hash(long, "")
+    # Title and body count together: six words each make a key.
+    title, body = "one two three four five six", "seven eight nine ten eleven twelve"
+    assert processing_key("h" * 64, title, body, "rss", "g") == "h" * 64
+    digest = hashlib.sha256(b"reddit\nt3_abc").hexdigest()
+    assert processing_key("h" * 64, "How?", "", "reddit", "t3_abc") == f"id-{digest}"
+    assert processing_key("h" * 64, title, "", "reddit", "t3_abc") == f"id-{digest}"

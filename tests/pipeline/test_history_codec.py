@@ -43,6 +43,7 @@ def test_times_are_utc_and_counted_in_microseconds() -> None:
     naive = datetime(2026, 11, 29, 7, 0)
     assert utc(naive) == HOUR and utc(naive).tzinfo is UTC
     assert utc(datetime(2026, 11, 29, 9, 0, tzinfo=timezone(timedelta(hours=2)))) == HOUR
+    assert utc(datetime(2026, 11, 29, 9, 0, tzinfo=timezone(timedelta(hours=2)))).tzinfo is UTC
     assert epoch_us(HOUR) == epoch_us(naive) == HOUR_US
     assert epoch_us(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC)) == 1_000_005
     assert floor_hour(datetime(2026, 11, 29, 7, 59, 59, 999_999, tzinfo=UTC)) == HOUR
@@ -75,8 +76,14 @@ def test_the_window_lists_every_day_it_touches() -> None:
     inside = Window.ending_at(midnight + timedelta(hours=5), timedelta(hours=2))
     assert list(inside.days()) == [midnight]
     assert inside.hours() == (midnight + timedelta(hours=3), midnight + timedelta(hours=5))
-    three = Window.ending_at(midnight + timedelta(hours=1), timedelta(days=2))
-    assert len(list(three.days())) == 3
+    # A start within an hour: the days are still midnights.
+    odd = Window.ending_at(midnight + timedelta(hours=1, minutes=7, seconds=3, microseconds=9),
+                           timedelta(days=2))  # fmt: skip
+    assert list(odd.days()) == [
+        midnight - timedelta(days=2),
+        midnight - timedelta(days=1),
+        midnight,
+    ]
 
 
 def test_durations_must_be_positive_and_the_retention_at_least_the_lookback() -> None:

@@ -92,3 +92,11 @@ def test_errors_name_file_source_and_key(tmp_path: Path, text: str, expected: st
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_sources(tmp_path / "nope.yaml")
+
+
+def test_a_source_is_found_by_its_name(tmp_path: Path) -> None:
+    config = load_sources(write(tmp_path, GOOD))
+    assert config.by_name("hn").url == "https://news.ycombinator.com/rss"
+    with pytest.raises(KeyError) as info:
+        config.by_name("lobsters")
+    assert info.value.args == ("lobsters",)

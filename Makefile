@@ -69,9 +69,11 @@ MUTATE = $(shell $(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(o
 MUTANT_JOBS ?= 2
 
 mutants: install ## mutation testing of the pure modules (slow: ~30 min on 2 cores); scores as in docs/testing.md
-	@set -e; for module in $(MUTATE); do \
-		name=$$(echo $${module%.py} | tr / .); echo "== $$module"; \
-		$(BIN)/mutmut run --max-children $(MUTANT_JOBS) "$$name.*" 2>&1 | tr '\r' '\n' | grep -E "[0-9]+/[0-9]+ " | tail -1; \
+	@set -e; mkdir -p mutants; for module in $(MUTATE); do \
+		name=$$(echo $${module%.py} | tr / .); log=mutants/run-$$name.log; echo "== $$module"; \
+		if ! $(BIN)/mutmut run --max-children $(MUTANT_JOBS) "$$name.*" > $$log 2>&1; then \
+			tr '\r' '\n' < $$log | tail -30; exit 1; fi; \
+		tr '\r' '\n' < $$log | grep -E "[0-9]+/[0-9]+ " | tail -1; \
 	done
 	$(BIN)/python tests/mutation_scores.py
 

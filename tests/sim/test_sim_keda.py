@@ -4,6 +4,7 @@ HPA's desired count before its first sync, the loops' random phases, and minRepl
 from __future__ import annotations
 
 from sim import Burst, PodSpec, ScalerSpec, Scenario, Times, run
+from sim._keda import _ticks_before
 
 
 def _timeline(strategy: str, messages: int = 40) -> list:
@@ -69,3 +70,33 @@ def test_min_replicas_stay_after_the_cooldown() -> None:
     assert events[0] == (1, 4, "hpa") and events[-1][1:] == (1, "hpa")
     assert all(e.to_replicas >= 1 for e in result.records.scale_events)
     assert result.records.complete
+
+
+def _scan(now: float, phase: float, period: float, inclusive: bool) -> int:
+    """The first tick index at or after ``now`` (after, when inclusive), by counting."""
+    k = 0
+    while phase + k * period < now or (inclusive and phase + k * period <= now):
+        k += 1
+    return k
+
+
+def test_the_next_tick_is_found_despite_float_rounding() -> None:
+    # Hand-checked: ticks at 10, 40, 70: at 5 the first is 0; at 40 it is tick 1 (inclusive:
+    # tick 1 already happened, so 2).
+    assert _ticks_before(5.0, 10.0, 30.0) == 0
+    assert _ticks_before(40.0, 10.0, 30.0) == 1
+    assert _ticks_before(40.0, 10.0, 30.0, inclusive=True) == 2
+    assert _ticks_before(41.0, 10.0, 30.0) == 2
+    assert _ticks_before(0.0, 0.0, 15.0, inclusive=True) == 1
+    # Where (now - phase) / period rounds across an integer: 0.1 * 3 is one ulp above 0.3,
+    # and 0.2 + 5 x 0.1 is one below 0.1 * 7.
+    assert _ticks_before(0.1 * 3, 0.0, 0.1) == 3
+    assert _ticks_before(0.7000000000000001, 0.2, 0.1) == 6
+    for period in (0.1, 0.3, 1 / 3, 15.0):
+        for phase in (0.0, 0.2, 7.3):
+            for j in range(30):
+                for now in (phase + j * period, j * 0.1, phase + j * 0.1):
+                    for inclusive in (False, True):
+                        assert _ticks_before(now, phase, period, inclusive=inclusive) == _scan(
+                            now, phase, period, inclusive
+                        ), (now, phase, period, inclusive)

@@ -136,6 +136,25 @@ async def run_until(
     return processor.records
 
 
+async def run_beside_a_thief(s: Setup, processor: Processor, messages: int) -> list[Any]:
+    """Run ``processor`` until it has handled ``messages``, with a competing consumer receiving
+    from its queue all the while; returns what the competitor got (messages that became
+    visible while held)."""
+    stolen: list[Any] = []
+
+    async def thief() -> None:
+        while processor.stats.handled < messages:
+            stolen.extend(await s.queue.receive(32, visibility_timeout=30))
+            await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(processor.run())
+    await poll(lambda: processor.held == messages, f"{messages} message(s) received")
+    await asyncio.wait_for(thief(), timeout=15)
+    processor.request_stop()
+    await asyncio.wait_for(task, timeout=5)
+    return stolen
+
+
 # -- the transformation ------------------------------------------------------------------------
 
 
@@ -313,18 +332,7 @@ async def test_visibility_is_renewed_while_working_and_while_waiting(
         processor = s.processor(
             clock=Clock(2), work=constant(3), visibility_timeout_s=1, concurrency=1
         )
-        stolen = []
-
-        async def thief() -> None:
-            while processor.stats.handled < 2:
-                stolen.extend(await s.queue.receive(32, visibility_timeout=30))
-                await asyncio.sleep(0.05)
-
-        task = asyncio.create_task(processor.run())
-        await poll(lambda: processor.held == 2, "both messages received")
-        await asyncio.wait_for(thief(), timeout=15)
-        processor.request_stop()
-        await asyncio.wait_for(task, timeout=5)
+        stolen = await run_beside_a_thief(s, processor, 2)
         records = processor.records
 
         assert stolen == [], "a message became visible again while held"

@@ -24,7 +24,15 @@ from tests.pipeline.storage_faults import (
     is_visibility_update,
     message_not_found,
 )
-from tests.pipeline.test_processor import FAST, Setup, constant, make_message, poll, run_until
+from tests.pipeline.test_processor import (
+    FAST,
+    Setup,
+    constant,
+    make_message,
+    poll,
+    run_beside_a_thief,
+    run_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -168,18 +176,7 @@ async def test_a_failed_renewal_is_retried_before_the_lease_lapses(
             processor = s.processor(
                 clock=Clock(10), work=constant(15), visibility_timeout_s=1, concurrency=1
             )
-            stolen: list[Any] = []
-
-            async def thief() -> None:
-                while processor.stats.handled < 1:
-                    stolen.extend(await s.queue.receive(32, visibility_timeout=30))
-                    await asyncio.sleep(0.05)
-
-            task = asyncio.create_task(processor.run())
-            await poll(lambda: processor.held == 1, "the message received")
-            await asyncio.wait_for(thief(), timeout=15)
-            processor.request_stop()
-            await asyncio.wait_for(task, timeout=5)
+            stolen = await run_beside_a_thief(s, processor, 1)
     assert account.transport.faults == 2
     assert stolen == [], "the message became visible while held"
     [record] = processor.records

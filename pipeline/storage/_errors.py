@@ -50,6 +50,7 @@ def raise_storage_error(exc: BaseException, what: str, endpoint: str) -> NoRetur
         ) from None
     status = getattr(exc, "status_code", None)
     code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)  # the SDK's StorageErrorCode enum: the code sent
     said = ", ".join(str(part) for part in (status and f"HTTP {status}", code) if part)
     if isinstance(exc, ClientAuthenticationError) or status == 403:
         raise StorageAuthError(

@@ -207,3 +207,38 @@ def test_the_builder_reproduces_the_fixture_recording(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(FIXTURE / "build.py"), str(tmp_path)], check=True, cwd=ROOT)
     for name in ("sources.yaml", "manifest.json", "run-000.har", "run-001.har"):
         assert (tmp_path / name).read_bytes() == (FIXTURE / name).read_bytes(), name
+
+
+# -- 4. the link alone, across sources ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [
+        ("https://news.example/story/42", "https://news.example/story/42?utm_source=reddit&ref=x"),
+        ("https://news.example/story/42", "HTTPS://News.Example/story/42"),
+        ("https://news.example/story/42", "https://news.example:443/story/42"),
+        ("http://news.example/story/42?id=7", "http://NEWS.example:80/story/42?fbclid=a&id=7"),
+        ("https://news.example/story/42#comments", "https://news.example/story/42?gclid=z"),
+    ],
+)  # fmt: skip
+def test_the_same_link_from_another_source_is_a_duplicate_by_link(first: str, again: str) -> None:
+    """A feed entry and a Reddit post of the same page, told apart by everything but the link:
+    other ids, other titles, no text long enough to be a key."""
+    when = datetime(2024, 5, 14, tzinfo=UTC)
+    entry = ContentItem.create(
+        source="rss", source_name="news", source_id="guid-42", url=first,
+        title="Story 42", body="", author="a", published_at=when,
+    )  # fmt: skip
+    post = ContentItem.create(
+        source="reddit", source_name="r-news", source_id="t3_xyz", url=again,
+        title="Look at this", body="", author="b", published_at=when,
+    )  # fmt: skip
+    assert _dedup([entry, post]) == [None, f"url:{entry.canonical_url}"]
+    # As a run checks it: the entry's keys seen in this run, the history empty.
+    matched = first_seen(post.dedup_keys(), SeenKeys(), SeenKeys(entry.dedup_keys()))
+    assert matched == f"url:{entry.canonical_url}" and key_kind(matched) == "link"
+    # The same page on another path or host is not the same link.
+    other = ContentItem.create(
+        source="reddit", source_name="r-news", source_id="t3_xyz", url=again.replace("42", "43"),
+        title="Look at this", body="", author="b", published_at=when,
+    )  # fmt: skip
+    assert _dedup([entry, other]) == [None, None]

@@ -18,7 +18,7 @@ from typing import Any
 from tests.workbench.test_report import _replay_doc
 from workbench.report import Num, Table, markdown_table, parts, plain
 from workbench.simreport import SIM_ROWS
-from workbench.study import tables
+from workbench.study import explore_tables, tables
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -101,11 +101,11 @@ def _document() -> str:
         ("criteria", tables.criteria_table("x", replay)),
         ("simulation", tables.simulation_table("x", simulation)),
         ("scale events", tables.scale_events_table("x", simulation, [0.0, 28_800.0])),
-        ("recording runs", tables.recording_runs_table("d", explore)),
-        ("overlap", tables.overlap_table("d", explore)),
-        ("dedup by source", tables.dedup_sources_table("d", explore)),
-        ("dedup examples", tables.dedup_examples_table("d", explore)),
-        ("recording sources", tables.recording_sources_table("d", explore)),
+        ("recording runs", explore_tables.recording_runs_table("d", explore)),
+        ("overlap", explore_tables.overlap_table("d", explore)),
+        ("dedup by source", explore_tables.dedup_sources_table("d", explore)),
+        ("dedup examples", explore_tables.dedup_examples_table("d", explore)),
+        ("recording sources", explore_tables.recording_sources_table("d", explore)),
     ]
     sparse = _sparse_replay()
     late = _simulation()
@@ -119,8 +119,8 @@ def _document() -> str:
         ("per source, sparse", tables.per_source_table("s", sparse)),
         ("criteria, sparse", tables.criteria_table("s", sparse)),
         ("scale events before and at a run's start", tables.scale_events_table("s", late, [10.0, 28_810.0])),
-        ("recording runs with errors", tables.recording_runs_table("e", errors)),
-        ("recording sources with errors", tables.recording_sources_table("e", errors)),
+        ("recording runs with errors", explore_tables.recording_runs_table("e", errors)),
+        ("recording sources with errors", explore_tables.recording_sources_table("e", errors)),
     ]  # fmt: skip
     return "\n".join(_render(name, table) for name, table in built)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,8 @@ from pipeline.history import (
     collection_started_at,
     key_digest,
 )
-from pipeline.history.codec import entry_times
+from pipeline.history.codec import entry_times, split_digests
+from pipeline.history.keys import DIGEST_CHARS
 from pipeline.items import ContentItem
 from pipeline.messages import collection_blob_name
 from pipeline.storage import BlobInfo, BlobStore, StorageAccount
@@ -93,6 +95,26 @@ def test_key_digest_is_short_and_stable():
     assert len(digest) == 16 and "=" not in digest
     assert digest != key_digest("id:reddit:t3_abd")
     assert key_digest("") == "47DEQpj8HBSa-_TI"  # SHA-256 of b"" is e3b0c442 98fc1c14...
+
+
+def test_split_digests_cuts_what_record_concatenates():
+    digests = [key_digest(f"key {i}") for i in range(1_000)]
+    assert split_digests("".join(digests)) == digests  # the same as slicing every 16 chars
+    assert split_digests("") == []
+    with pytest.raises(ValueError):
+        split_digests("x" * (DIGEST_CHARS + 1))
+
+
+async def test_a_loaded_history_sits_in_the_oldest_gc_generation(
+    connection_string: str, unique_name: str
+):
+    """Otherwise the first collections after a load walk its whole set, again and again."""
+    async with StorageAccount(connection_string) as account:
+        history = HistoryIndex(await container(account, unique_name))
+        await history.record([([f"k{i}"], NOW - HOUR) for i in range(1_000)])
+        seen = await history.load(NOW)
+        assert len(seen) == 1_000
+        assert any(o is seen._digests for o in gc.get_objects(generation=2))
 
 
 def test_seen_keys_any_key_counts():

@@ -29,9 +29,10 @@ SPEEDS = (1.0, 20.0)
 
 def describe(speed: float, run: dict, trace: dict) -> str:
     parts = " + ".join(f"{name} {value:.1f}" for name, value in trace["parts"].items())
+    first, limit = run["time_to_first_item_queued_seconds"], run["first_item_limit_seconds"]
     return (
-        f"  speed {speed:g} run {run['run']}: first item {run['time_to_first_item_queued_seconds']:.4f} s, "
-        f"limit {run['first_item_limit_seconds']:.4f} s, overhead {trace['overhead']:.1f} ms "
+        f"  speed {speed:g} run {run['run']}: first item {first:.4f} s, "
+        f"limit {limit:.4f} s, overhead {trace['overhead']:.1f} ms "
         f"= {parts} (ms; {trace['source']}; other sources parsing meanwhile "
         f"{trace['parsing meanwhile']:.1f} ms)"
     )
@@ -54,9 +55,8 @@ async def main(conn: str, rounds: int) -> None:
                     overheads[float(speed)].append(trace["overhead"])
                     print(describe(float(speed), run, trace), flush=True)
     for speed, values in overheads.items():
-        print(
-            f"speed {speed:g}: overhead {median_spread(values, 'ms', 1)}, worst {max(values):.1f} ms"
-        )
+        summary = median_spread(values, "ms", 1)
+        print(f"speed {speed:g}: overhead {summary}, worst {max(values):.1f} ms")
     every = [v for values in overheads.values() for v in values]
     print(
         f"first-item overhead, worst of {len(every)} runs at speeds 1 and 20 = "

@@ -214,9 +214,8 @@ async def design_vs_ours(account: StorageAccount, days: int, per_day: int, repea
         f"design loader (download {window_mb / 1e6:.1f} MB of collections, parse, hash): "
         f"{median_spread([s * 1000 for s in design_s], 'ms', 0)}"
     )
-    print(
-        f"history index (hour buckets of digests): {median_spread([s * 1000 for s in ours_s], 'ms', 1)}"
-    )
+    ours_ms = [s * 1000 for s in ours_s]
+    print(f"history index (hour buckets of digests): {median_spread(ours_ms, 'ms', 1)}")
     print(f"design / ours per pair: {median_spread(ratios, digits=1)}")
     await account.delete_container(CONTAINER)
     return statistics.median(ratios)

@@ -14,9 +14,9 @@ version 2 (version 1 lines are still read)::
      "d": "<16-character key digests, concatenated>"}
 
 Loading the window lists the names under the prefix its days share (one request), downloads
-only the hour buckets inside it (concurrently, bounded) and never reads a collection blob. Times are the caller's
-(``now`` may be a replayed recording time), never the wall clock nor a blob's
-``last_modified``; naive datetimes are taken as UTC.
+only the hour buckets inside it (concurrently, bounded) and never reads a collection blob.
+Times are the caller's (``now`` may be a replayed recording time), never the wall clock nor a
+blob's ``last_modified``; naive datetimes are taken as UTC.
 
 Concurrent writers: appends to an append blob are atomic blocks of whole lines, so two
 collectors recording into the same bucket at the same time both land. A crash loses at most

@@ -4,8 +4,7 @@ One append blob per hour of the items' times (``layout``); each ``record()`` cal
 block of version 2 lines (``codec``) per hour bucket it touches. ``load(now)`` lists the names
 under the prefix the window's days share (``(now - lookback, now]``, ``window``), downloads only
 the hour buckets inside it (concurrently, bounded), parses each as it arrives and never reads a
-collection blob.
-Retention (``cleanup``, ``cleanup_collections``) lives in ``retention``.
+collection blob. Retention (``cleanup``, ``cleanup_collections``) lives in ``retention``.
 """
 
 from __future__ import annotations

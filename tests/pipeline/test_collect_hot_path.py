@@ -1,15 +1,19 @@
-"""The run's first item against the real queue (Azurite): while its message is in flight, the
-other sources hold their parsing, so that it does not wait for their CPU work.
+"""The collector's hot path against the real queue and blobs (Azurite).
 
-The queue is the real adapter with its first send held back 0.3 s (wall) before it goes out;
-a second source answers meanwhile. That source, a two-page Reddit listing, asks for its second
-page only after parsing its first, so the time of that request says when the parse happened.
+- The run's first item: while its message is in flight, the other sources hold their parsing,
+  so that it does not wait for their CPU work. The queue is the real adapter with its first send
+  held back 0.3 s (wall); a second source answers meanwhile. That source, a two-page Reddit
+  listing, asks for its second page only after parsing its first, so the time of that request
+  says when the parse happened.
+- Each item's dedup keys are computed once a run, though the dedup check and the history record
+  (a flush later) both use them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +24,7 @@ from pipeline.clock import Clock
 from pipeline.collect import CollectorOptions, RunInputs, collect_run
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
+from pipeline.items import ContentItem
 from pipeline.storage import QueueAdapter, StorageAccount
 from tests.pipeline.test_collect import (
     START,
@@ -116,3 +121,46 @@ async def test_other_sources_parse_only_once_the_first_message_is_queued(
         f"b's second page was asked for {queue.first_done - transport.asked[page_2]:.3f} s "
         "before the first message was queued"
     )
+
+
+async def test_each_items_dedup_keys_are_computed_once(
+    connection_string: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = ContentItem.dedup_keys
+
+    def counted(item: ContentItem) -> tuple[str, ...]:
+        calls.append(item.source_id)
+        return real(item)
+
+    monkeypatch.setattr(ContentItem, "dedup_keys", counted)
+    entries = [
+        har_entry("https://a.example/rss", rss_feed("a.example", feed_items("a.example", 5)))
+    ]
+    srcs = sources({"name": "a", "type": "rss", "url": "https://a.example/rss"})
+    async with (
+        StorageAccount(connection_string) as account,
+        fresh(account, unique_name) as (
+            queue,
+            store,
+        ),
+    ):
+        history = HistoryIndex(store)
+        clock = Clock(50.0)
+        async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
+            metrics = await collect_run(
+                RunInputs(
+                    sources=srcs,
+                    client=client,
+                    queue=queue,
+                    store=store,
+                    history=history,
+                    clock=clock,
+                    started_at=START,
+                    options=CollectorOptions(mode_override="streaming"),
+                )
+            )
+        recorded = await history.load(START + timedelta(minutes=1))
+    assert metrics.items_queued == 5
+    assert sorted(calls) == sorted(f"a.example-{n}" for n in range(5))  # once each
+    assert all(recorded.seen([f"id:rss:a.example-{n}"]) for n in range(5))  # ... and recorded

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -43,6 +45,7 @@ from pipeline.messages import build_message, encode_message
 from pipeline.sources import SourceStats, collect_source
 from pipeline.storage import StorageAccount
 from workbench.azurite import Azurite
+from workbench.errors import WorkbenchError
 
 FEED_URL = "https://bench.example/feed.xml"
 SOURCES = parse_sources(
@@ -158,11 +161,31 @@ async def message_bodies(entries: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
+def started_azurite(attempts: int = 3) -> Iterator[Azurite]:
+    """A started Azurite, stopped after. ``Azurite`` picks its three ports one after another and
+    may pick the same one twice (the start then fails with EADDRINUSE); twenty starts a run
+    make that likely enough to try again."""
+    for attempt in range(1, attempts + 1):
+        azurite = Azurite()
+        try:
+            azurite.start()
+        except WorkbenchError:
+            if attempt == attempts:
+                raise
+            continue
+        try:
+            yield azurite
+        finally:
+            azurite.stop()
+        return
+
+
 def one_round(
     side: str, entries: list[dict[str, Any]], bodies: list[str], concurrency: int
 ) -> float:
     """One side's round on an Azurite of its own (see the module docstring), warmed first."""
-    with Azurite() as azurite:
+    with started_azurite() as azurite:
 
         async def go() -> float:
             async with StorageAccount(azurite.connection_string) as account:

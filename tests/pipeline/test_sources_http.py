@@ -509,9 +509,9 @@ async def _parser_idle() -> None:
 @pytest.mark.anyio
 async def test_a_feed_queued_behind_a_running_parse_checks_the_gate_when_its_turn_comes() -> None:
     """Two feeds pass the gate while it is open; it closes while the first is being parsed
-    (a second or so for 2,000 entries): the second must not start until it opens again."""
+    (a few hundred milliseconds for 600 entries): the second must not start until it opens again."""
     calls: list[httpx.Request] = []
-    body = _big_feed(2_000)
+    body = _big_feed(600)
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)

@@ -239,12 +239,13 @@ async def test_a_netrc_file_keeps_the_sdk_reading_the_environment(
 async def test_a_proxy_from_the_environment_is_still_used(
     connection_string: str, unique_name: str, clean_environment
 ):
-    """The proxy answers 502 to everything; what matters is that the request went to it."""
+    """The proxy answers 400 to everything (an error the SDK does not retry); what matters is
+    that the request went to it."""
     request_lines: list[str] = []
 
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request_lines.append((await reader.readline()).decode("latin-1"))
-        writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         await writer.drain()
         writer.close()
 

@@ -138,6 +138,9 @@ class _Stamp:
         return self.schedule_s + (time.monotonic() - self.wall)
 
 
+_ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(ContentItem))
+
+
 class _RunItem(ContentItem):
     """An item of this run, with ``dedup_keys()`` computed once: the dedup check and the history
     record (a flush later) both need them, and they cost tens of microseconds an item."""
@@ -147,7 +150,7 @@ class _RunItem(ContentItem):
 
     @classmethod
     def of(cls, item: ContentItem, collected_at: datetime) -> _RunItem:
-        values = {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
+        values = {name: getattr(item, name) for name in _ITEM_FIELDS}
         values["collected_at"] = collected_at
         return cls(**values)
 

@@ -15,7 +15,7 @@ KERNEL := workbench
 KERNEL_SPEC := $(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json
 LAB_PORT ?= 8888
 
-.PHONY: help install test lint format report lab bench clean
+.PHONY: help install test lint format report lab bench mutants clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -68,5 +68,19 @@ bench: install $(BENCH_STAMP) ## run benchmarks/ (each prints its figure on its 
 	echo "== figures (each benchmark's last line; docs/performance.md explains them)"; \
 	for f in benchmarks/bench_*.py; do echo "$$(basename $$f .py): $$(tail -n 1 "$$out/$$(basename $$f .py)")"; done
 
+# One module at a time (a mutant runs only the fast unit tests that reach its function); the
+# results stay in mutants/ for `mutmut show NAME` and `mutmut browse`. Not part of `make test`.
+MUTATE = $(shell $(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['tool']['mutmut']['only_mutate']))" 2>/dev/null)
+MUTANT_JOBS ?= 2
+
+mutants: install ## mutation testing of the pure modules (slow: ~30 min on 2 cores); scores as in docs/testing.md
+	@set -e; mkdir -p mutants; for module in $(MUTATE); do \
+		name=$$(echo $${module%.py} | tr / .); log=mutants/run-$$name.log; echo "== $$module"; \
+		if ! $(BIN)/mutmut run --max-children $(MUTANT_JOBS) "$$name.*" > $$log 2>&1; then \
+			tr '\r' '\n' < $$log | tail -30; exit 1; fi; \
+		tr '\r' '\n' < $$log | grep -E "[0-9]+/[0-9]+ " | tail -1; \
+	done
+	$(BIN)/python tests/mutation_scores.py
+
 clean: ## remove the virtualenv, node_modules and generated state
-	rm -rf $(VENV) node_modules .workbench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .workbench .pytest_cache .mypy_cache .ruff_cache mutants

@@ -73,8 +73,8 @@ def write_sources(folder: Path, port: int, count: int) -> Path:
 
 
 def measure(port: int, count: int, folder: Path) -> tuple[float, float]:
-    from workbench._inspect import inspect_recording
-    from workbench._record import record
+    from workbench.inspection import inspect_recording
+    from workbench.recorder import record
 
     sources = write_sources(folder, port, count)
     out = folder / f"recording-{count}"

@@ -1,4 +1,4 @@
-"""The design document's history loader, kept only as the baseline of bench_history_load.py.
+"""The history loader the original design proposed, kept only as the baseline of bench_history_load.py.
 
 It downloads every collection blob that started in the window and digests each item's dedup
 keys, where ``HistoryIndex.load`` reads the window's hour buckets of digests. It imports
@@ -27,7 +27,7 @@ async def load_history_from_collections(
     prefix: str = COLLECTIONS_PREFIX,
     max_concurrency: int = 8,
 ) -> SeenKeys:
-    """The design document's loader: every collection blob that started in
+    """The original design's loader: every collection blob that started in
     ``(now - lookback, now]`` (judged by its name) is downloaded and each item's dedup keys
     are digested. The baseline ``HistoryIndex.load`` is measured against."""
     window = Window.ending_at(now, lookback)

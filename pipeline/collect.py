@@ -44,13 +44,15 @@ import httpx
 from pipeline._tasks import first_error
 from pipeline.clock import Clock
 from pipeline.config import SourceConfig
-from pipeline.history import HistoryIndex, SeenKeys
-from pipeline.items import ContentItem
+from pipeline.history import HistoryIndex, SeenKeys, first_seen
+from pipeline.items import ContentItem, key_kind
 from pipeline.messages import (
     build_message,
     claim_blob_name,
     collection_blob_name,
+    collection_line,
     encode_message,
+    line_needs_claim_check,
     needs_claim_check,
 )
 from pipeline.metrics import MessageRecord, RunMetrics, RunTally
@@ -164,22 +166,31 @@ class _RunItem(ContentItem):
 
 
 class _RateLimiter:
-    """At most ``rate`` sends per recording second, spaced evenly on the run's timeline."""
+    """At most ``rate`` sends per recording second, spaced evenly on the run's timeline.
+
+    Senders take slots one at a time, each waiting from the slot granted before it: an item
+    parsed long ago (its stamp far behind on the timeline) waits only for the slots still
+    ahead. Waiting from its own stamp instead would sleep the whole queue of slots again for
+    every item, which a fast replay clock turns into minutes of wall time.
+    """
 
     def __init__(self, rate: float, clock: Clock) -> None:
         self._interval = 1.0 / rate
         self._clock = clock
         self._next = 0.0
+        self._last: _Stamp | None = None  # the last slot granted
+        self._lock = asyncio.Lock()
 
     async def acquire(self, stamp: _Stamp) -> _Stamp:
         """Wait for the next slot; returns the stamp of the moment the send may start."""
-        now = stamp.now()
-        slot = max(now, self._next)
-        self._next = slot + self._interval
-        if slot > now:
-            await self._clock.sleep(slot - now)
-            return _Stamp.at(slot)
-        return stamp
+        async with self._lock:
+            now = stamp.now() if self._last is None else max(stamp.now(), self._last.now())
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+            if slot > now:
+                await self._clock.sleep(slot - now)
+            self._last = _Stamp.at(slot)
+            return self._last
 
 
 class _Run:
@@ -206,6 +217,7 @@ class _Run:
         rate = inputs.options.rate_limit_items_per_s
         self.limiter = _RateLimiter(rate, inputs.clock) if rate else None
         self._pending: list[ContentItem] = []  # streaming: sent, waiting for blob + history
+        self._claims: dict[str, str] = {}  # content hash -> claim check written this run
         self._flush_lock = asyncio.Lock()
         self._blob_ready = False
         self._first_sent = asyncio.Event()
@@ -231,10 +243,11 @@ class _Run:
         self.tally.collected[item.source_name] += 1
         total = sum(self.tally.collected.values())
         keys = item.dedup_keys()
-        new = not self.seen_history.seen(keys) and not self.seen_run.seen(keys)
+        matched = first_seen(keys, self.seen_history, self.seen_run)
+        new = matched is None
         self.seen_run.add(keys)
-        if not new:
-            self.tally.duplicates[item.source_name] += 1
+        if matched is not None:
+            self.tally.count_duplicate(item.source_name, key_kind(matched))
         if total % self.inputs.options.progress_every == 0:
             self.log_progress()
         return new
@@ -263,15 +276,13 @@ class _Run:
         )
         text = encode_message(message)
         if needs_claim_check(text):
-            claim = claim_blob_name(self.collection_id, item.content_hash)
-            await self.inputs.store.write_json(claim, item.to_dict())
             message = build_message(
                 item,
                 collection_id=self.collection_id,
                 collection_blob=self.blob,
                 mode=mode,
                 message_id=message["id"],
-                claim_check=f"{self.inputs.store.name}/{claim}",
+                claim_check=await self.claim(item),
             )
             text = encode_message(message)
             self.tally.claim_checks += 1
@@ -280,6 +291,7 @@ class _Run:
             item_id=message["id"],
             queue_message_id=queue_id,
             content_hash=item.content_hash,
+            processing_key=item.processing_key(),
             source=item.source,
             source_name=item.source_name,
             mode=mode,
@@ -294,6 +306,24 @@ class _Run:
                 item.source_name,
                 record.enqueued_at,
             )
+
+    async def claim(self, item: ContentItem) -> str:
+        """The item's claim check (``<container>/claims/...``: the whole item), written once
+        per run and shared by its message and its collection-blob line."""
+        ref = self._claims.get(item.content_hash)
+        if ref is None:
+            claim = claim_blob_name(self.collection_id, item.content_hash)
+            await self.inputs.store.write_json(claim, item.to_dict())
+            ref = self._claims[item.content_hash] = f"{self.inputs.store.name}/{claim}"
+        return ref
+
+    async def blob_lines(self, items: Sequence[ContentItem]) -> list[dict[str, Any]]:
+        """Collection-blob lines; an item over the append-block limit is claim-checked, so
+        that one huge item does not fail the append of the whole run."""
+        return [
+            collection_line(i, await self.claim(i) if line_needs_claim_check(i) else None)
+            for i in items
+        ]
 
     async def send_all(self, items: Sequence[ContentItem], mode: str, stamp: _Stamp) -> None:
         """Send with at most ``send_concurrency`` in flight."""
@@ -315,7 +345,7 @@ class _Run:
             if not items:
                 return
             await self.ensure_blob()
-            await self.inputs.store.append_jsonl(self.blob, [i.to_dict() for i in items])
+            await self.inputs.store.append_jsonl(self.blob, await self.blob_lines(items))
             await self.inputs.history.record([(i.dedup_keys(), i.collected_at) for i in items])
 
     # -- the two groups ------------------------------------------------------------------
@@ -351,7 +381,7 @@ class _Run:
         new_items = [item for item in collected if self.accept(item)]
         if new_items:
             await self.ensure_blob()
-            await self.inputs.store.append_jsonl(self.blob, [i.to_dict() for i in new_items])
+            await self.inputs.store.append_jsonl(self.blob, await self.blob_lines(new_items))
             await self.send_all(new_items, "batch", done)
             await self.inputs.history.record([(i.dedup_keys(), i.collected_at) for i in new_items])
         self.note_end(done.now())

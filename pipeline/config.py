@@ -1,4 +1,4 @@
-"""``sources.yaml``: which sources to collect and how (PRODUCT.md section 4, Source configuration).
+"""``sources.yaml``: which sources to collect and how (docs/contracts.md, Sources).
 
 Every key of ``SourceConfig`` marked ``common`` may be set under ``defaults`` and overridden
 per source; the type-specific keys belong to one source type. Adding a key is one field here:
@@ -9,6 +9,7 @@ Unknown keys and wrong types raise ``ConfigError`` naming the file, the source a
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,9 @@ def _check(where: str, label: str, key: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{prefix}: expected a number, got {value!r}")
         value = float(value)
+        # NaN passes every comparison below (and .nan politeness meant no politeness at all).
+        if not math.isfinite(value):
+            raise ConfigError(f"{prefix}: expected a finite number, got {value!r}")
     minimum = meta["minimum"]
     if minimum is not None and value < minimum:
         raise ConfigError(f"{prefix}: must be >= {minimum:g}, got {value!r}")

@@ -1,4 +1,4 @@
-"""HAR 1.2 replay and recording at the transport seam (PRODUCT.md section 4, Recordings).
+"""HAR 1.2 replay and recording at the transport seam (docs/contracts.md, Recordings).
 
 ``ReplayTransport`` answers each request with the recorded response for the same method and
 URL (query order ignored), in recorded order when a URL repeats, after waiting the entry's
@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -294,25 +294,39 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         return None
 
 
-class RecordingTransport(httpx.AsyncBaseTransport):
-    """Wraps a real transport and keeps each exchange as a HAR 1.2 entry (``entries``)."""
+# Compressed bytes fed to the decoder at once: gzip inflates at most ~1,000-fold, so one slice
+# adds at most ~1 MiB beyond the cap, whatever the server sends.
+_DECODE_SLICE_BYTES = 1024
 
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Wraps a real transport and keeps each exchange as a HAR 1.2 entry (``entries``).
+
+    ``max_body_bytes`` caps what is read and kept of one response, applied while decoding: a
+    body that passes it (a gzip bomb, an endless stream) is cut at ``max_body_bytes + 1``
+    decoded bytes, enough for the collector, live and replayed, to refuse it as too large.
+    The entry then says so in its ``comment``.
+    """
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport | None = None, *, max_body_bytes: int | None = None
+    ) -> None:
+        if max_body_bytes is not None and max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
         self.inner = inner or httpx.AsyncHTTPTransport()
+        self.max_body_bytes = max_body_bytes
         self.entries: list[dict[str, Any]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         response = await self.inner.handle_async_request(request)
-        stream = response.stream
         try:
-            # The bytes as they came (maybe compressed): the caller decodes them as usual.
-            assert isinstance(stream, httpx.AsyncByteStream)
-            raw = b"".join([chunk async for chunk in stream])
+            raw, decoded = await self._read(response)
         finally:
             await response.aclose()
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
+        # The bytes as they came (maybe compressed): the caller decodes them as usual.
         replayed = httpx.Response(
             status_code=response.status_code,
             headers=response.headers,
@@ -320,12 +334,46 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
         )
-        # HAR keeps the decoded body; decode a copy so the caller still gets the raw stream.
-        decoded = httpx.Response(
-            status_code=response.status_code, headers=response.headers, content=raw
-        ).read()
-        self.entries.append(self._entry(request, response, decoded, started, elapsed_ms))
+        entry = self._entry(request, response, decoded, started, elapsed_ms)
+        if self.max_body_bytes is not None and len(decoded) > self.max_body_bytes:
+            entry["comment"] = (
+                f"response body cut at {len(decoded)} bytes while recording "
+                f"(over the cap of {self.max_body_bytes} bytes)"
+            )
+        self.entries.append(entry)
         return replayed
+
+    async def _read(self, response: httpx.Response) -> tuple[bytes, bytes]:
+        """``(raw, decoded)``: the body as it came and decoded (HAR keeps it decoded), both
+        read only up to the cap."""
+        cap = self.max_body_bytes
+        raw_parts: list[bytes] = []
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+
+        async def raw_slices() -> AsyncIterator[bytes]:
+            async for chunk in stream:
+                for start in range(0, len(chunk), _DECODE_SLICE_BYTES):
+                    piece = chunk[start : start + _DECODE_SLICE_BYTES]
+                    raw_parts.append(piece)
+                    yield piece
+
+        # httpx's own decoders (the ones the collector uses), fed a slice at a time.
+        decoding = httpx.Response(
+            status_code=response.status_code, headers=response.headers, content=raw_slices()
+        )
+        decoded_parts: list[bytes] = []
+        size = 0
+        async for part in decoding.aiter_bytes():
+            decoded_parts.append(part)
+            size += len(part)
+            if cap is not None and size > cap:
+                break
+        await decoding.aclose()
+        decoded = b"".join(decoded_parts)
+        if cap is not None:
+            decoded = decoded[: cap + 1]
+        return b"".join(raw_parts), decoded
 
     @staticmethod
     def _entry(

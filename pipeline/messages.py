@@ -1,9 +1,11 @@
-"""Queue message v1 (PRODUCT.md section 4): one JSON object per item, base64 on the wire.
+"""Queue message v1 (docs/contracts.md): one JSON object per item, base64 on the wire.
 
 Batch and streaming build messages with the same function, so the processor cannot tell them
 apart; ``content-item-v1.schema.json`` (next to this file) validates both. An item whose
 message would pass the queue's 64 KiB limit goes through a claim check: the whole item is
-written to a blob and the message carries the blob's name and a cut body.
+written to a blob and the message carries the blob's name and a cut body. The same holds for an
+item's line in the collection blob when it would pass the 4 MiB append-block limit
+(``collection_line``).
 """
 
 from __future__ import annotations
@@ -15,15 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.items import ContentItem
+from pipeline.storage import MAX_APPEND_BLOCK_BYTES
 
 __all__ = [
     "COLLECTIONS_PREFIX",
     "CLAIMS_PREFIX",
     "SCHEMA_ID",
+    "MAX_COLLECTION_LINE_BYTES",
     "build_message",
     "claim_blob_name",
     "collection_blob_name",
+    "collection_line",
     "encode_message",
+    "line_needs_claim_check",
     "message_schema",
     "validate_message",
 ]
@@ -34,6 +40,29 @@ CLAIMS_PREFIX = "claims/"
 # Room left for the other fields and base64's 4/3 growth: 64 KiB encoded is 48 KiB raw.
 _MAX_RAW_MESSAGE_BYTES = 49_152
 _CUT_BODY_CHARS = 2_000
+# One collection-blob line must fit in one append block.
+MAX_COLLECTION_LINE_BYTES = MAX_APPEND_BLOCK_BYTES
+
+
+def collection_line(item: ContentItem, claim_check: str | None = None) -> dict[str, Any]:
+    """The item's line in the collection blob: the whole item, or, with ``claim_check`` (the
+    item's claim blob), the item with its title and body cut to a preview, as a message."""
+    line = item.to_dict()
+    if claim_check is not None:
+        line.update(
+            title=item.title[:_CUT_BODY_CHARS],
+            body=item.body[:_CUT_BODY_CHARS],
+            body_truncated=len(item.body) > _CUT_BODY_CHARS,
+            claim_check=claim_check,
+        )
+    return line
+
+
+def line_needs_claim_check(item: ContentItem) -> bool:
+    """True when the item's collection-blob line (compact JSON, ASCII-escaped, as the blob
+    store writes it) would not fit in one append block."""
+    text = json.dumps(collection_line(item), separators=(",", ":"), default=str)
+    return len(text) + 1 > MAX_COLLECTION_LINE_BYTES
 
 
 def collection_blob_name(collection_id: str, started_at_iso: str) -> str:

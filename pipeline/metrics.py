@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pipeline.items import KEY_KINDS
 from pipeline.sources import SourceStats
 
 __all__ = ["MessageRecord", "RunMetrics", "RunTally", "arrival_shape"]
@@ -27,6 +28,7 @@ class MessageRecord:
     item_id: str  # the v1 message's ``id``
     queue_message_id: str  # the id the queue gave the message
     content_hash: str
+    processing_key: str  # what the processor is processed once by (``ContentItem.processing_key``)
     source: str
     source_name: str
     mode: str
@@ -60,6 +62,10 @@ class RunMetrics:
     rejections: dict[str, int]
     messages: list[MessageRecord]
     first_item_limit_seconds: float | None = None
+    # Duplicates by the kind of key that matched (id, link, text; the first in that order).
+    duplicates_by_key: dict[str, int] = dataclasses.field(
+        default_factory=lambda: dict.fromkeys(KEY_KINDS, 0)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -92,8 +98,23 @@ class RunTally:
     stats: dict[str, SourceStats]  # source name -> what its collector counted
     collected: Counter[str] = dataclasses.field(default_factory=Counter)
     duplicates: Counter[str] = dataclasses.field(default_factory=Counter)
+    # source name -> key kind -> duplicates that matched on it first
+    duplicates_by_key: dict[str, Counter[str]] = dataclasses.field(default_factory=dict)
     records: list[MessageRecord] = dataclasses.field(default_factory=list)
     claim_checks: int = 0
+
+    def count_duplicate(self, source_name: str, key_kind: str) -> None:
+        """One duplicate of ``source_name`` that matched first on a key of ``key_kind``."""
+        self.duplicates[source_name] += 1
+        self.duplicates_by_key.setdefault(source_name, Counter())[key_kind] += 1
+
+    def by_key(self, source_name: str | None = None) -> dict[str, int]:
+        """Duplicates by key kind, of one source or (``None``) of the run, every kind listed."""
+        names = self.duplicates_by_key if source_name is None else [source_name]
+        counts: Counter[str] = Counter()
+        for name in names:
+            counts.update(self.duplicates_by_key.get(name, Counter()))
+        return {kind: counts[kind] for kind in KEY_KINDS}
 
     def run_mode(self) -> str:
         """The mode of every source, or ``mixed``."""
@@ -129,6 +150,7 @@ class RunTally:
                 "items_collected": self.collected[name],
                 "items_queued": queued_by_source[name],
                 "duplicates_skipped": self.duplicates[name],
+                "duplicates_by_key": self.by_key(name),
                 "time_to_first_item_queued_seconds": min(source_times) if source_times else None,
                 "throughput_items_per_second": (
                     queued_by_source[name] / source_last if source_last else 0.0
@@ -161,4 +183,5 @@ class RunTally:
             errors=errors,
             rejections=dict(rejections),
             messages=sorted(records, key=lambda r: r.enqueued_at),
+            duplicates_by_key=self.by_key(),
         )

@@ -1,8 +1,8 @@
 """Recording folders: ``sources.yaml``, ``run-NNN.har`` per collection run, ``manifest.json``.
 
 ``Recording.open`` reads and checks a folder; ``replay_run`` replays one run through every
-collector at once (no queue, no blob); ``first_item_limit_seconds`` computes PRODUCT.md
-section 5's limit from the recording alone, replaying each source by itself on an
+collector at once (no queue, no blob); ``first_item_limit_seconds`` computes the limit of
+docs/metrics.md from the recording alone, replaying each source by itself on an
 ``InstantClock``.
 """
 
@@ -110,11 +110,13 @@ def _runs(path: Path, manifest: Mapping[str, Any]) -> list[RecordingRun]:
                     f"{path / 'manifest.json'}: runs[{position}] needs har and started_at "
                     f"({type(exc).__name__}: {exc})"
                 ) from None
+            _check_inside(path, har, f"{path / 'manifest.json'}: runs[{position}]")
             if not har.is_file():
                 raise ReplayError(f"{path}: run {index}: HAR file not found: {har.name}")
             runs.append(RecordingRun(index, har, started))
         return runs
     for index, har in enumerate(sorted(path.glob("run-*.har"))):
+        _check_inside(path, har, str(path))
         entries = load_har(har)
         first = min((str(e.get("startedDateTime", "")) for e in entries), default="")
         try:
@@ -123,6 +125,13 @@ def _runs(path: Path, manifest: Mapping[str, Any]) -> list[RecordingRun]:
             started = datetime.fromtimestamp(har.stat().st_mtime, UTC)
         runs.append(RecordingRun(index, har, started))
     return runs
+
+
+def _check_inside(folder: Path, har: Path, where: str) -> None:
+    """A shared recording must not make a replay read files elsewhere on the machine
+    (``../``, an absolute path, a symlink out of the folder)."""
+    if not har.resolve().is_relative_to(folder.resolve()):
+        raise ReplayError(f"{where}: HAR file {har.name!r} lies outside the recording folder")
 
 
 @dataclasses.dataclass
@@ -227,7 +236,7 @@ async def replay_run_sequential(recording: Recording, run_index: int) -> Collect
 def first_item_limit_seconds(
     recording: Recording, run_index: int
 ) -> tuple[float, dict[str, float]]:
-    """PRODUCT.md section 5: the earliest any item could be queued, from the recording alone.
+    """docs/metrics.md: the earliest any item could be queued, from the recording alone.
 
     Each source is replayed by itself on an ``InstantClock`` (recorded latencies, politeness
     pauses and retry waits add up, nothing waits): its value is the time its first accepted

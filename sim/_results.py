@@ -222,6 +222,6 @@ def simulate(scenario: Scenario, seeds: int | Sequence[int] = 1) -> SimulationRe
     return SimulationResult(scenario, [run(scenario, s) for s in seed_list])
 
 
-def _summary_of(args: tuple[Scenario, int]) -> dict[str, Any]:
+def summary_of(args: tuple[Scenario, int]) -> dict[str, Any]:
     scenario, seed = args
     return run(scenario, seed).summary()

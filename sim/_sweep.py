@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from sim._results import METRICS, _summary_of
+from sim._results import METRICS, summary_of
 from sim._scaler import ScalerSpec
 from sim._scenario import PodSpec, Scenario
 from sim._stats import aggregate
@@ -135,7 +135,7 @@ def run_summaries(
         if executor is None and (workers <= 1 or len(tasks) <= 1):
             results = []
             for task in tasks:
-                results.append(_summary_of(task))
+                results.append(summary_of(task))
                 bar.update()
             return results
         size = max(1, len(tasks) // (workers * 8))
@@ -165,7 +165,7 @@ def _gather(executor: Executor, chunks: list[list[tuple[Scenario, int]]], bar: A
 
 
 def _summaries_of(chunk: list[tuple[Scenario, int]]) -> list[dict[str, float]]:
-    return [_summary_of(task) for task in chunk]
+    return [summary_of(task) for task in chunk]
 
 
 def _plain(value: Any) -> Any:

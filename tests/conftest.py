@@ -17,6 +17,14 @@ from workbench.azurite import Azurite, process_group_members
 os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-reliability-doc",
+        action="store_true",
+        help="write the fault matrix measured by tests/faults into docs/reliability.md",
+    )
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -3,6 +3,11 @@
 The binary comes from ``node_modules/.bin`` (installed by ``npm ci``, pinned in package.json).
 Data goes to a temporary ``--location`` folder (in-memory mode stalls on large deletes).
 The server runs in its own process group, so ``stop()`` ends node and all its children.
+
+An Azurite a command starts for itself never outlives the command, however it ends: it runs
+under a guard (``workbench._azurite_guard``) that holds a pipe from this process and, when the
+pipe closes (a clean stop, SIGTERM, SIGKILL, a crash), stops Azurite and removes its data
+folder. Only the background Azurite of ``workbench azurite start`` runs unguarded, on purpose.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +28,8 @@ from types import TracebackType
 
 from workbench.errors import WorkbenchError
 from workbench.paths import AZURITE_BIN, AZURITE_STATE_FILE, PROJECT_ROOT, STATE_DIR
+
+_GUARD = Path(__file__).with_name("_azurite_guard.py")
 
 # The well-known development account Azurite serves (public, documented by Microsoft).
 DEV_ACCOUNT = "devstoreaccount1"
@@ -88,8 +96,10 @@ class Azurite:
         location: Path | str | None = None,
         start_timeout_s: float = 30.0,
         log_path: Path | str | None = None,
+        guard: bool = True,
     ) -> None:
         self.binary = Path(binary) if binary else AZURITE_BIN
+        self.guard = guard  # stop with this process, whatever ends it (see the module doc)
         self._own_location = location is None
         self.location = Path(location) if location else None
         self.start_timeout_s = start_timeout_s
@@ -113,8 +123,9 @@ class Azurite:
     def start(self) -> AzuriteEndpoint:
         """Start the server and wait until both ports answer.
 
-        The server runs in a session of its own, so it outlives this Python process unless
-        ``stop()`` is called (``workbench azurite start`` relies on that).
+        The server runs in a session of its own. Guarded (the default), it stops when this
+        process ends; unguarded, it outlives this process unless ``stop()`` is called
+        (``workbench azurite start`` relies on that).
         """
         if not self.binary.exists():
             raise WorkbenchError(
@@ -127,9 +138,10 @@ class Azurite:
             self.location = Path(tempfile.mkdtemp(prefix="workbench-azurite-"))
         self.location.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path or (self.location / "azurite.log")
-        self.blob_port, self.queue_port = free_port(), free_port()
-        while self.queue_port == self.blob_port:
-            self.queue_port = free_port()
+        if not (self.blob_port and self.queue_port):  # started again: the same ports
+            self.blob_port, self.queue_port = free_port(), free_port()
+            while self.queue_port == self.blob_port:
+                self.queue_port = free_port()
         cmd = [
             str(self.binary),
             "--silent",
@@ -151,41 +163,61 @@ class Azurite:
             "--tablePort",
             str(free_port()),
         ]
+        if self.guard:
+            remove = ["--remove", str(self.location)] if self._own_location else []
+            cmd = [sys.executable, str(_GUARD), *remove, "--", *cmd]
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 cmd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                # The guard's pipe: its only writer is this process (see the module doc).
+                stdin=subprocess.PIPE if self.guard else subprocess.DEVNULL,
                 start_new_session=True,  # own process group: stop() kills node and children
                 close_fds=True,
             )
+        try:
+            return self._wait_until_ready(log_path)
+        except BaseException:  # Ctrl-C or SIGTERM while starting, or a failed start
+            self.stop()
+            raise
+
+    def _wait_until_ready(self, log_path: Path) -> AzuriteEndpoint:
+        assert self.process is not None
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                tail = _tail(log_path)
-                self._cleanup_location()
                 raise WorkbenchError(
                     f"Azurite exited with code {self.process.returncode} during start-up; "
-                    f"last log lines: {tail}"
+                    f"last log lines: {_tail(log_path)}"
                 )
             if port_open(self.blob_port) and port_open(self.queue_port):
                 return self.endpoint
             time.sleep(0.05)
-        tail = _tail(log_path)
-        self.stop()
         raise WorkbenchError(
             f"Azurite did not open ports {self.blob_port}/{self.queue_port} within "
-            f"{self.start_timeout_s:g} s; last log lines: {tail}"
+            f"{self.start_timeout_s:g} s; last log lines: {_tail(log_path)}"
         )
 
     def stop(self) -> None:
         """Stop the whole process group and remove the data folder if we made it."""
-        if self.process is not None:
-            stop_process_group(self.process.pid)
+        process, self.process = self.process, None
+        if process is not None and process.stdin is not None:
+            # Guarded: closing the pipe makes the guard stop Azurite and remove its folder.
+            # The guard, not yet reaped, keeps its pid (the group's id) from being reused.
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+            deadline = time.monotonic() + 15.0
+            while process_group_members(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            with contextlib.suppress(ProcessLookupError):
+                if process_group_members(process.pid):
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        elif process is not None:
+            stop_process_group(process.pid)
             with contextlib.suppress(Exception):
-                self.process.wait(timeout=10)
-            self.process = None
+                process.wait(timeout=10)
         self._cleanup_location()
 
     def _cleanup_location(self) -> None:
@@ -229,7 +261,9 @@ def start_background(state_dir: Path = STATE_DIR) -> tuple[AzuriteEndpoint, bool
     if endpoint is not None:
         return endpoint, False
     state_dir.mkdir(parents=True, exist_ok=True)
-    azurite = Azurite(location=state_dir / "azurite-data", log_path=state_dir / "azurite.log")
+    azurite = Azurite(
+        location=state_dir / "azurite-data", log_path=state_dir / "azurite.log", guard=False
+    )
     endpoint = azurite.start()
     state_file.write_text(json.dumps(endpoint.__dict__))
     return endpoint, True

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline.clock import Clock
 from pipeline.processor import (
+    DEFAULT_COLLECTED_CONTAINER,
     DEFAULT_QUEUE,
     DEFAULT_RESULTS_CONTAINER,
     Processor,
@@ -19,9 +20,9 @@ from pipeline.processor import (
     ProcessorStats,
 )
 from pipeline.storage import CONNECTION_STRING_ENV, StorageAccount
+from workbench.connection import configured_connection
 from workbench.errors import WorkbenchError
-from workbench.options import PROCESSOR_SPEED, add_service_time_option, add_speed_option
-from workbench.target import configured_connection
+from workbench.options import PROCESSOR_SPEED, add_service_time_option, add_speed_option, number
 from workbench.work import simulated_work
 
 
@@ -50,6 +51,13 @@ def register(subparsers: Any) -> None:
         help=f"default {DEFAULT_RESULTS_CONTAINER}",
     )
     parser.add_argument(
+        "--claims-container",
+        default=DEFAULT_COLLECTED_CONTAINER,
+        metavar="NAME",
+        help="the collector's container: claim checks may point there only "
+        f"(default {DEFAULT_COLLECTED_CONTAINER})",
+    )
+    parser.add_argument(
         "--connection-string-env",
         default=CONNECTION_STRING_ENV,
         metavar="VAR",
@@ -57,7 +65,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--idle-exit",
-        type=float,
+        type=number(minimum=0),
         default=None,
         metavar="SECONDS",
         help="exit after this many recording seconds with nothing to do (default: never)",
@@ -99,6 +107,7 @@ def _settings(args: argparse.Namespace) -> ProcessorSettings:
         queue_name=args.queue,
         poison_queue_name=args.poison_queue or f"{args.queue}-poison",
         results_container=args.results_container,
+        claims_container=args.claims_container,
         concurrency=args.concurrency,
         batch_size=args.batch_size,
         visibility_timeout_s=args.visibility_timeout,

@@ -9,22 +9,33 @@ to ``{out}/notebooks``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from workbench.options import (
     add_service_time_option,
     add_speed_option,
     distribution,
+    output_folder,
     whole_number,
 )
-from workbench.paths import REPORTS, SCALEDOBJECT, SHIPPED_RECORDING
+from workbench.paths import (
+    DESIGN_SCALE_RECORDING,
+    FAULT_RECORDING,
+    REPORTS,
+    SCALEDOBJECT,
+    SHIPPED_RECORDING,
+)
 from workbench.study.simulate import DEFAULT_STARTUP
 
 # The recordings the report covers unless --recording is given.
-DEFAULT_RECORDINGS = (SHIPPED_RECORDING,)
+DEFAULT_RECORDINGS = (SHIPPED_RECORDING, DESIGN_SCALE_RECORDING)
+DEFAULT_SEEDS = 20  # KEDA's loop phases are drawn per seed
 
 
 def register(subparsers: Any) -> None:
@@ -43,7 +54,7 @@ def register(subparsers: Any) -> None:
         + ")",
     )
     report.add_argument(
-        "--out", type=Path, default=REPORTS, help="output folder (default reports/)"
+        "--out", type=output_folder, default=REPORTS, help="output folder (default reports/)"
     )
     add_speed_option(report)
     report.add_argument(
@@ -72,7 +83,23 @@ def register(subparsers: Any) -> None:
         help=f"simulated pod start-up time (default {DEFAULT_STARTUP})",
     )
     report.add_argument(
-        "--seeds", type=whole_number(1), default=5, help="simulation seeds per mode (default 5)"
+        "--seeds",
+        type=whole_number(1),
+        default=DEFAULT_SEEDS,
+        help=f"simulation seeds per scenario, each with its own loop phases (default {DEFAULT_SEEDS})",
+    )
+    add_speed_option(
+        report,
+        default=50.0,
+        what="rollout steps' and send-limit sweep's replay",
+        flag="--rollout-speed",
+    )
+    report.add_argument(
+        "--fault-recording",
+        type=Path,
+        default=FAULT_RECORDING,
+        metavar="DIR",
+        help=f"the A/B guardrail's fault case (default {FAULT_RECORDING.name})",
     )
     report.add_argument(
         "--scaledobject", type=Path, default=SCALEDOBJECT, help="KEDA ScaledObject to simulate"
@@ -102,30 +129,62 @@ def report_parameters(args: argparse.Namespace, recordings: list[Path]) -> dict[
         "seed": args.seed,
         "use_cached_replay": not args.no_cache,
         "seeds": args.seeds,
+        "tune_seeds": args.seeds,
+        "rollout_speed": float(args.rollout_speed),
+        "fault_recording": str(Path(args.fault_recording).resolve()),
         "startup": str(args.startup),
         "scaledobject": str(Path(args.scaledobject).resolve()),
     }
 
 
+def _check_scaledobject(path: Path) -> None:
+    """The ScaledObject notebook 03 will simulate, read now rather than after the replay."""
+    from sim import ScalerSpec, UnsupportedField
+    from workbench.errors import WorkbenchError
+
+    try:
+        ScalerSpec.from_file(path)
+    except UnsupportedField as exc:
+        raise WorkbenchError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise WorkbenchError(f"--scaledobject: {exc}") from None
+
+
 def _report(args: argparse.Namespace) -> int:
     from pipeline.recording import Recording
-    from workbench.errors import WorkbenchError
     from workbench.study import execute_notebooks, recording_paths
     from workbench.study.execute import NotebookFailed
 
     recordings = recording_paths(args.recording or list(DEFAULT_RECORDINGS))
     for recording in recordings:
         Recording.open(recording)  # a bad folder is reported before any notebook runs
-    if not Path(args.scaledobject).is_file():
-        raise WorkbenchError(f"ScaledObject not found: {args.scaledobject}")
+    Recording.open(args.fault_recording)
+    _check_scaledobject(args.scaledobject)
     start = time.monotonic()
+    interrupted: list[int] = []
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    # An interrupt can reach the kernel first (it dies) and come back as a failed cell: say
+    # "interrupted", not "kernel died". Only the main thread may set a handler.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
     try:
         executed = execute_notebooks(
             args.out, report_parameters(args, recordings), progress=_progress, stream=sys.stderr
         )
-    except NotebookFailed as exc:
+    except Exception as exc:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        if not isinstance(exc, NotebookFailed):
+            raise
         print(f"workbench report: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     out = Path(args.out)
     for name in ("rollout-report.html", "rollout-report.md", "metrics.json"):
         print(f"wrote {out / name}")

@@ -24,7 +24,7 @@ from sim import (
 )
 from workbench.cluster import sweep_executor
 from workbench.errors import WorkbenchError
-from workbench.options import add_service_time_option
+from workbench.options import add_service_time_option, output_file
 from workbench.paths import SCALEDOBJECT
 from workbench.tune import DEFAULT_GRID, DEFAULT_LATENCY_SLACK, TUNED, tune
 
@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _scenario_arguments(sim_parser)
     sim_parser.add_argument("--seeds", type=int, default=1, help="replications (seeds 0..N-1)")
     sim_parser.add_argument(
-        "--json", type=Path, help="write summary, timeline and scale_events (first seed) here"
+        "--json",
+        type=output_file,
+        help="write summary, timeline and scale_events (first seed) here",
     )
     sim_parser.set_defaults(func=handle_simulate)
 
@@ -112,8 +114,14 @@ def _number_list(text: str) -> list[float | int]:
     values: list[float | int] = []
     for part in text.split(","):
         value = _value(part)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise argparse.ArgumentTypeError(
+                f"expected numbers separated by commas (finite ones), got {text!r}"
+            )
         values.append(value)
     return values
 
@@ -298,6 +306,8 @@ def parse_settings(items: list[str]) -> dict[str, list[Any]]:
         if not sep or not key.strip() or not raw.strip():
             raise WorkbenchError(f"--set {item!r}: use KEY=V1,V2,...")
         grid[key.strip()] = [_value(v) for v in _SPLIT.split(raw) if v.strip()]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in grid[key.strip()]):
+            raise WorkbenchError(f"--set {item!r}: values must be finite numbers")
     if not grid:
         raise WorkbenchError("give at least one --set KEY=V1,V2,...")
     return grid

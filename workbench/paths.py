@@ -16,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA = PROJECT_ROOT / "data"
 RECORDINGS = DATA / "recordings"
 SHIPPED_RECORDING = RECORDINGS / "synthetic-tech"
+DESIGN_SCALE_RECORDING = RECORDINGS / "design-scale"  # the design's own scale (issue 10)
+FAULT_RECORDING = RECORDINGS / "stalled-feed"  # the A/B guardrail's fault case
 SCALEDOBJECT = DATA / "keda" / "processor-scaledobject.yaml"
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 

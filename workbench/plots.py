@@ -329,3 +329,41 @@ def seed_distributions(
         ax.grid(axis="y", alpha=0.3)
     _legend(fig, *axes)
     return fig
+
+
+def rate_limit_sweep(sweeps: dict[str, dict[str, Any]], chosen: float | None, title: str) -> Figure:
+    """Per recording, against the send limit: the replayed 10 s peak enqueue rate (batch's as a
+    dashed line) and the simulated p95 latency with its 95 % interval; the chosen limit marked."""
+    fig = Figure(figsize=(10, 4.4), layout="constrained")
+    ax_peak, ax_p95 = fig.subplots(1, 2)
+    _title(fig, title)
+    markers = ["o", "s", "^", "D"]
+    for i, (rec, sweep) in enumerate(sweeps.items()):
+        rows = sweep["rows"]
+        labels = [r["rate"] for r in rows]
+        x = np.arange(len(rows))
+        colour = f"C{i}"
+        ax_peak.plot(x, [r["peak_enqueue_rate_10s"] for r in rows], marker=markers[i % 4],
+                     color=colour, label=f"{rec}, streaming")  # fmt: skip
+        ax_peak.axhline(sweep["batch"]["peak_enqueue_rate_10s"], color=colour, ls="--", lw=1,
+                        label=f"{rec}, batch")  # fmt: skip
+        p95 = [r["simulated"]["latency_p95_s"] for r in rows]
+        mean = np.array([p["mean"] for p in p95], dtype=float)
+        low = np.array([p["ci_low"] if p["ci_low"] is not None else p["mean"] for p in p95])
+        high = np.array([p["ci_high"] if p["ci_high"] is not None else p["mean"] for p in p95])
+        ax_p95.errorbar(x + 0.05 * i, mean, yerr=[mean - low, high - mean], marker=markers[i % 4],
+                        color=colour, capsize=4, label=rec)  # fmt: skip
+        for ax in (ax_peak, ax_p95):
+            ax.set_xticks(x, labels)
+        if chosen in [r["rate_limit_items_per_s"] for r in rows]:
+            k = [r["rate_limit_items_per_s"] for r in rows].index(chosen)
+            for ax in (ax_peak, ax_p95):
+                ax.axvline(k, color="0.6", lw=6, alpha=0.25)
+    ax_peak.set_xlabel("streaming send limit (items/s)")
+    ax_peak.set_ylabel("peak enqueue rate over 10 s (items/s)")
+    ax_p95.set_xlabel("streaming send limit (items/s)")
+    ax_p95.set_ylabel("simulated end-to-end latency p95 (s)")
+    for ax in (ax_peak, ax_p95):
+        ax.grid(axis="y", alpha=0.3)
+    _legend(fig, ax_peak, ax_p95)
+    return fig

@@ -11,10 +11,8 @@ import asyncio
 import dataclasses
 import gc
 import logging
-import statistics
-import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,20 +21,26 @@ import httpx
 
 from pipeline.clock import Clock
 from pipeline.collect import CollectorOptions, RunInputs, collect_run
+from pipeline.errors import PipelineError, StorageError
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
-from pipeline.metrics import RunMetrics
-from pipeline.processor import ProcessedRecord, Processor, ProcessorSettings
+from pipeline.processor import Processor, ProcessorSettings
 from pipeline.recording import Recording, first_item_limit_seconds
 from pipeline.storage import StorageAccount
-from sim import Distribution, parse_distribution, percentile
+from sim import Distribution, parse_distribution
+from workbench import interrupt
+from workbench.connection import storage_connection
 from workbench.errors import WorkbenchError
 from workbench.options import DEFAULT_SERVICE_TIME
+from workbench.replay_metrics import mode_total, run_document
+from workbench.resources import run_base_name
 from workbench.work import simulated_work
 
 log = logging.getLogger(__name__)
 
 MODES = ("batch", "streaming")
+CONFIGURED = "configured"  # each source in its sources.yaml mode
+REPLAY_MODES = (*MODES, CONFIGURED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,17 +79,21 @@ class ModeResources:
     processed: str
 
     @classmethod
-    def fresh(cls, mode: str) -> ModeResources:
-        token = uuid.uuid4().hex[:8]
+    def fresh(cls, label: str) -> ModeResources:
+        """Names ``workbench storage list|clean`` finds (``workbench.resources``)."""
+        base = run_base_name(label)
         return cls(
-            queue=f"cpr-{mode}-{token}",
-            poison_queue=f"cpr-{mode}-{token}-poison",
-            collected=f"collected-{mode}-{token}",
-            processed=f"processed-{mode}-{token}",
+            queue=base,
+            poison_queue=f"{base}-poison",
+            collected=f"{base}-collected",
+            processed=f"{base}-processed",
         )
 
 
 ProgressFn = Callable[[str], None]
+SourceModes = Mapping[str, str]  # source name -> batch | streaming
+# (recording, run index, documents of the runs done) -> the run's modes per source
+ModePlan = Callable[[Recording, int, Sequence[dict[str, Any]]], SourceModes]
 
 
 async def replay_recording(
@@ -96,13 +104,17 @@ async def replay_recording(
     options: ReplayOptions | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
-    """Replay every run of the recording in each mode; returns the replay JSON document."""
+    """Replay every run of the recording in each mode; returns the replay JSON document.
+
+    A mode is ``batch`` or ``streaming`` (every source in that mode) or ``configured`` (each
+    source in the ``mode`` its sources.yaml gives it: a mixed run).
+    """
     options = options or ReplayOptions()
     recording = Recording.open(Path(recording_dir))
     for mode in modes:
-        if mode not in MODES:
-            raise WorkbenchError(f"unknown mode {mode!r}; expected one of {MODES}")
-    limits = [first_item_limit_seconds(recording, run.index) for run in recording.runs]
+        if mode not in REPLAY_MODES:
+            raise WorkbenchError(f"unknown mode {mode!r}; expected one of {REPLAY_MODES}")
+    limits = run_limits(recording)
     result: dict[str, Any] = {
         "recording": str(recording_dir),
         "speed": options.speed,
@@ -111,20 +123,108 @@ async def replay_recording(
         "modes": {},
     }
     for mode in modes:
-        runs, end_state = await _replay_mode(recording, mode, account, options, limits, progress)
-        result["modes"][mode] = {"runs": runs, "total": _total(runs), "end": end_state}
+        runs: list[dict[str, Any]] = []
+        try:
+            end_state = await _replay_runs_into(
+                recording, account, every_run(mode), mode, options, progress, limits, runs
+            )
+        except (PipelineError, WorkbenchError) as exc:
+            # Storage gone, a recording that does not replay...: the runs that completed
+            # keep their numbers.
+            result["modes"][mode] = {"runs": runs, "total": mode_total(runs), "end": None}
+            result["incomplete"] = {"mode": mode, "runs_completed": len(runs), "error": str(exc)}
+            raise ReplayIncomplete(result, exc) from None
+        result["modes"][mode] = {"runs": runs, "total": mode_total(runs), "end": end_state}
     return result
 
 
-async def _replay_mode(
-    recording: Recording,
-    mode: str,
+class ReplayIncomplete(WorkbenchError):
+    """A replay stopped by an error; ``result`` holds the numbers of the runs that completed
+    (``result["incomplete"]`` says where it stopped)."""
+
+    def __init__(self, result: dict[str, Any], error: Exception) -> None:
+        super().__init__(str(error))
+        self.result = result
+
+    @property
+    def runs_completed(self) -> int:
+        return sum(len(mode["runs"]) for mode in self.result["modes"].values())
+
+
+def run_limits(recording: Recording) -> list[tuple[float, dict[str, float]]]:
+    """Each run's ``first_item_limit_seconds`` and its per-source values (from the recording)."""
+    return [first_item_limit_seconds(recording, run.index) for run in recording.runs]
+
+
+def every_run(mode: str) -> ModePlan:
+    """The plan of a plain replay: ``mode`` for every source (``configured``: sources.yaml's)."""
+
+    def plan(recording: Recording, run_index: int, done: Sequence[dict[str, Any]]) -> SourceModes:
+        if mode == CONFIGURED:
+            return {s.name: s.mode for s in recording.sources.sources}
+        return {s.name: mode for s in recording.sources.sources}
+
+    return plan
+
+
+def source_modes(recording: Recording, modes: Mapping[str, str]) -> dict[str, str]:
+    """``modes`` for every source of the recording (a source not named keeps its configured
+    mode); ``WorkbenchError`` for an unknown source or mode."""
+    configured = {s.name: s.mode for s in recording.sources.sources}
+    unknown = sorted(set(modes) - set(configured))
+    if unknown:
+        raise WorkbenchError(
+            f"no source {', '.join(map(repr, unknown))} in {recording.path / 'sources.yaml'}"
+        )
+    bad = {name: mode for name, mode in modes.items() if mode not in MODES}
+    if bad:
+        name, mode = next(iter(bad.items()))
+        raise WorkbenchError(f"source {name!r}: mode {mode!r} is not one of {MODES}")
+    return {**configured, **modes}
+
+
+async def replay_runs(
+    recording: Recording | Path | str,
+    *,
     account: StorageAccount,
+    modes_for_run: ModePlan,
+    label: str,
+    options: ReplayOptions | None = None,
+    progress: ProgressFn | None = None,
+    limits: Sequence[tuple[float, dict[str, float]]] | None = None,
+) -> dict[str, Any]:
+    """Replay the recording's runs in order on fresh storage resources (one queue, one
+    collection container and one history index for all runs), each source in the mode
+    ``modes_for_run(recording, run_index, runs_done)`` gives it for that run; returns
+    ``{"runs", "total", "end"}`` as under a mode of the replay JSON.
+
+    The plan sees the documents of the runs already replayed, so a rollout can decide a run's
+    modes from the last one (guardrails).
+    """
+    options = options or ReplayOptions()
+    if not isinstance(recording, Recording):
+        recording = Recording.open(Path(recording))
+    limits = limits if limits is not None else run_limits(recording)
+    runs: list[dict[str, Any]] = []
+    end_state = await _replay_runs_into(
+        recording, account, modes_for_run, label, options, progress, limits, runs
+    )
+    return {"runs": runs, "total": mode_total(runs), "end": end_state}
+
+
+async def _replay_runs_into(
+    recording: Recording,
+    account: StorageAccount,
+    modes_for_run: ModePlan,
+    label: str,
     options: ReplayOptions,
-    limits: Sequence[tuple[float, dict[str, float]]],
     progress: ProgressFn | None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    names = ModeResources.fresh(mode)
+    limits: Sequence[tuple[float, dict[str, float]]],
+    runs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Replay every run as ``replay_runs`` does, appending each run's document to ``runs`` as
+    it completes (a caller keeps them when a later run fails); returns the end state."""
+    names = ModeResources.fresh(label)
     queue = await account.queue(names.queue).create_if_missing()
     await account.queue(names.poison_queue).create_if_missing()
     collected = await account.container(names.collected).create_if_missing()
@@ -133,21 +233,29 @@ async def _replay_mode(
         collected, lookback=options.history_lookback, retention=options.history_retention
     )
     clock = Clock(options.speed)
-    collector = dataclasses.replace(options.collector, mode_override=mode)
+    # Every source's mode comes from the plan, so sources.yaml's modes are not overridden.
+    collector = dataclasses.replace(options.collector, mode_override=None)
     processor_settings = ProcessorSettings(
         queue_name=names.queue,
         poison_queue_name=names.poison_queue,
         results_container=names.processed,
+        claims_container=names.collected,
         concurrency=options.processor_concurrency,
         # Receive only what can start now, so work spreads across workers.
         batch_size=options.processor_concurrency,
         visibility_timeout_s=options.visibility_timeout_s,
     )
-    runs: list[dict[str, Any]] = []
     try:
         for run in recording.runs:
+            modes = source_modes(recording, modes_for_run(recording, run.index, runs))
+            sources = [
+                dataclasses.replace(s, mode=modes[s.name]) for s in recording.sources.sources
+            ]
             if progress:
-                progress(f"{mode}: run {run.index + 1}/{len(recording.runs)} ({run.started_at})")
+                progress(
+                    f"{label}: run {run.index + 1}/{len(recording.runs)} ({run.started_at}), "
+                    f"{_describe_modes(modes)}"
+                )
             transport = ReplayTransport(run.har_path, clock)
             processors = [
                 Processor(
@@ -174,7 +282,7 @@ async def _replay_mode(
                     try:
                         metrics = await collect_run(
                             RunInputs(
-                                sources=recording.sources.sources,
+                                sources=sources,
                                 client=client,
                                 queue=queue,
                                 store=collected,
@@ -195,11 +303,13 @@ async def _replay_mode(
                 if isinstance(outcome, BaseException):
                     raise outcome
             metrics.first_item_limit_seconds = limits[run.index][0]
-            runs.append(_run_document(run.index, metrics, processors, limits[run.index][1]))
+            document = run_document(run.index, metrics, processors, limits[run.index][1])
+            document["modes"] = modes
+            runs.append(document)
             if progress:
                 first = metrics.time_to_first_item_queued_seconds
                 progress(
-                    f"{mode}: run {run.index + 1} queued {metrics.items_queued} items, "
+                    f"{label}: run {run.index + 1} queued {metrics.items_queued} items, "
                     f"first at {_fmt(first)} s (limit {_fmt(limits[run.index][0])} s)"
                 )
         end_state = {
@@ -212,11 +322,32 @@ async def _replay_mode(
         }
     finally:
         if not options.keep:
-            for q in (names.queue, names.poison_queue):
-                await account.delete_queue(q)
-            for c in (names.collected, names.processed):
-                await account.delete_container(c)
-    return runs, end_state
+            await _remove(account, names)
+    return end_state
+
+
+async def _remove(account: StorageAccount, names: ModeResources) -> None:
+    """Delete the run's queues and containers; when storage is gone, say what is left (an
+    error here must not hide the one that ended the replay)."""
+    try:
+        for q in (names.queue, names.poison_queue):
+            await account.delete_queue(q)
+        for c in (names.collected, names.processed):
+            await account.delete_container(c)
+    except StorageError as exc:
+        log.warning(
+            "resources_left run=%s error=%s: `workbench storage clean` removes them later",
+            names.queue,
+            exc,
+        )
+
+
+def _describe_modes(modes: Mapping[str, str]) -> str:
+    counts = Counter(modes.values())
+    if len(counts) == 1:
+        return f"every source {next(iter(counts))}"
+    streaming = [name for name, mode in modes.items() if mode == "streaming"]
+    return f"{len(streaming)} of {len(modes)} sources streaming ({', '.join(streaming)})"
 
 
 async def _drain(queue: Any, timeout_wall_s: float, tasks: Sequence[asyncio.Task[Any]]) -> None:
@@ -235,106 +366,28 @@ async def _drain(queue: Any, timeout_wall_s: float, tasks: Sequence[asyncio.Task
     )
 
 
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    """The one percentile definition (``sim.percentile``); None when there are no values."""
-    return percentile(values, q) if values else None
-
-
-def _run_document(
-    index: int,
-    metrics: RunMetrics,
-    processors: Sequence[Processor],
-    per_source_limits: dict[str, float],
-) -> dict[str, Any]:
-    doc = metrics.to_dict()
-    doc["run"] = index
-    doc["first_item_limit_per_source_seconds"] = per_source_limits
-    records: list[ProcessedRecord] = [r for p in processors for r in p.records]
-    done_by_item: dict[str, ProcessedRecord] = {}
-    deliveries: Counter[str] = Counter()
-    for rec in records:
-        deliveries[rec.item_id] += 1
-        if rec.outcome in ("processed", "duplicate"):
-            prev = done_by_item.get(rec.item_id)
-            if prev is None or rec.finished_at < prev.finished_at:
-                done_by_item[rec.item_id] = rec
-    for message in doc["messages"]:
-        rec = done_by_item.get(message["item_id"])
-        message["processed_at"] = rec.finished_at if rec else None
-        message["processed_by"] = rec.worker if rec else None
-        message["outcome"] = rec.outcome if rec else None
-    if processors:
-        latencies = [
-            m["processed_at"] - m["enqueued_at"]
-            for m in doc["messages"]
-            if m["processed_at"] is not None
-        ]
-        processed_times = [m["processed_at"] for m in doc["messages"] if m["processed_at"]]
-        outcomes = Counter(r.outcome for r in records)
-        per_worker = Counter(r.worker for r in records if r.outcome == "processed")
-        doc["processing"] = {
-            "items_processed": outcomes.get("processed", 0),
-            "duplicates_absorbed": outcomes.get("duplicate", 0),
-            "poisoned": outcomes.get("poisoned", 0) + outcomes.get("invalid", 0),
-            "unprocessed": sum(1 for m in doc["messages"] if m["processed_at"] is None),
-            "redeliveries": sum(n - 1 for n in deliveries.values() if n > 1),
-            "time_to_first_item_processed_seconds": min(processed_times, default=None),
-            "makespan_seconds": max(processed_times, default=None),
-            "latency_p50_seconds": _percentile(latencies, 50),
-            "latency_p95_seconds": _percentile(latencies, 95),
-            "latency_max_seconds": max(latencies, default=None),
-            "items_per_processor": dict(sorted(per_worker.items())),
-        }
-    return doc
-
-
-_SUM_KEYS = ("items_collected", "items_queued", "duplicates_skipped", "claim_checks")
-
-
-def _total(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    total: dict[str, Any] = {k: sum(r[k] for r in runs) for k in _SUM_KEYS}
-    total["runs"] = len(runs)
-    total["deduplication_hit_rate"] = (
-        total["duplicates_skipped"] / total["items_collected"] if total["items_collected"] else 0.0
-    )
-    for key in (
-        "time_to_first_item_queued_seconds",
-        "first_item_limit_seconds",
-        "time_to_last_item_queued_seconds",
-        "throughput_items_per_second",
-        "peak_enqueue_rate_10s",
-        "gap_cv",
-    ):
-        values = [r[key] for r in runs if r.get(key) is not None]
-        total[key] = statistics.fmean(values) if values else None
-        total[f"{key}_max"] = max(values) if values else None
-    hashes = [m["content_hash"] for r in runs for m in r["messages"]]
-    total["distinct_content_hashes"] = len(set(hashes))
-    total["content_hashes_queued_twice"] = len(hashes) - len(set(hashes))
-    errors: Counter[str] = Counter()
-    for r in runs:
-        for source, kinds in r["errors"].items():
-            for kind, n in kinds.items():
-                errors[f"{source}:{kind}"] += n
-    total["errors"] = dict(errors)
-    if all("processing" in r for r in runs) and runs:
-        processing = [r["processing"] for r in runs]
-        total["processing"] = {
-            k: sum(p[k] for p in processing)
-            for k in (
-                "items_processed",
-                "duplicates_absorbed",
-                "poisoned",
-                "unprocessed",
-                "redeliveries",
-            )
-        }
-        for key in ("latency_p50_seconds", "latency_p95_seconds", "latency_max_seconds",
-                    "makespan_seconds", "time_to_first_item_processed_seconds"):  # fmt: skip
-            values = [p[key] for p in processing if p[key] is not None]
-            total["processing"][key] = statistics.fmean(values) if values else None
-    return total
-
-
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def run_replay(
+    recording: Path,
+    modes: tuple[str, ...],
+    options: ReplayOptions,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """``replay_recording`` against the configured storage (``workbench.connection``): the
+    environment's account, the background Azurite, or an Azurite of its own for this call. A
+    bad recording folder is reported before any storage is touched."""
+    Recording.open(recording)
+    with storage_connection() as (conn, where):
+        if progress:
+            progress(f"storage: {where}")
+
+        async def go() -> dict[str, Any]:
+            async with StorageAccount(conn) as account:
+                return await replay_recording(
+                    recording, account=account, modes=modes, options=options, progress=progress
+                )
+
+        return interrupt.run(go())  # a notebook's replay, in a worker thread, stops too

@@ -315,30 +315,35 @@ def _attr(text: str) -> str:
 
 
 def _inline_html(text: Text) -> str:
+    """Numbers as <data>; `backticked` spans as <code>; **starred** spans as <strong>, also
+    when a number falls inside one."""
     out = []
+    bold = False
     for part in parts(text):
         if isinstance(part, Num):
-            out.append(f'<data value="{_attr("/".join(part.key))}">{_esc(part.text)}</data>')
+            html = f'<data value="{_attr("/".join(part.key))}">{_esc(part.text)}</data>'
+            out.append(f"<strong>{html}</strong>" if bold else html)
         else:
-            out.append(_code_spans_html(part))
+            html, bold = _code_spans_html(part, bold)
+            out.append(html)
     return "".join(out)
 
 
-def _code_spans_html(text: str) -> str:
+def _code_spans_html(text: str, bold: bool = False) -> tuple[str, bool]:
     """Escape ``text``; `backticked` spans become <code> (names, paths, specs) and **starred**
-    ones <strong>, as in the Markdown rendering."""
+    ones <strong>, as in the Markdown rendering; ``bold``: a starred span is open (returned
+    for the text that follows)."""
     out = []
     for i, piece in enumerate(text.split("`")):
         if i % 2:
             out.append(f"<code>{_esc(piece)}</code>")
-        else:
-            out.append(
-                "".join(
-                    f"<strong>{_esc(p)}</strong>" if j % 2 else _esc(p)
-                    for j, p in enumerate(piece.split("**"))
-                )
-            )
-    return "".join(out)
+            continue
+        for j, p in enumerate(piece.split("**")):
+            if j:
+                bold = not bold
+            if p:
+                out.append(f"<strong>{_esc(p)}</strong>" if bold else _esc(p))
+    return "".join(out), bold
 
 
 _VERDICT_CLASS = {"PASS": "pass", "FAIL": "fail", "NOT RUN": "open"}
@@ -346,7 +351,7 @@ _VERDICT_CLASS = {"PASS": "pass", "FAIL": "fail", "NOT RUN": "open"}
 
 def _table_html(table: Table) -> str:
     right = table.aligned_right()
-    head = "".join(f"<th>{_code_spans_html(c)}</th>" for c in table.columns)
+    head = "".join(f"<th>{_code_spans_html(c)[0]}</th>" for c in table.columns)
     rows = []
     for row in table.rows:
         cells = []
@@ -363,7 +368,7 @@ def _table_html(table: Table) -> str:
     caption = f"<caption>{_inline_html(table.caption)}</caption>" if plain(table.caption) else ""
     return (
         f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="source">Numbers: {_code_spans_html(table.source)}</p>'
+        f'<p class="source">Numbers: {_code_spans_html(table.source)[0]}</p>'
     )
 
 
@@ -374,7 +379,7 @@ def _figure_html(figure: Figure) -> str:
         f'<figure id="fig-{_attr(figure.name)}"><img src="data:image/png;base64,{data}" '
         f'alt="{_attr(plain(figure.title))}">'
         f"<figcaption>{_inline_html(figure.title)}.{note} Data: "
-        f"{_code_spans_html(figure.source)}</figcaption></figure>"
+        f"{_code_spans_html(figure.source)[0]}</figcaption></figure>"
     )
 
 

@@ -30,7 +30,7 @@ collections). ``docs/history.md`` explains why concurrent writers and crashes lo
 """
 
 from pipeline.history.index import HistoryIndex, LoadStats
-from pipeline.history.keys import SeenKeys, key_digest
+from pipeline.history.keys import SeenKeys, first_seen, key_digest
 from pipeline.history.layout import collection_started_at
 from pipeline.history.retention import cleanup_collections
 
@@ -40,5 +40,6 @@ __all__ = [
     "SeenKeys",
     "cleanup_collections",
     "collection_started_at",
+    "first_seen",
     "key_digest",
 ]

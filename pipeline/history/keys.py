@@ -7,7 +7,7 @@ import functools
 import hashlib
 from collections.abc import Iterable
 
-__all__ = ["DIGEST_CHARS", "SeenKeys", "key_digest"]
+__all__ = ["DIGEST_CHARS", "SeenKeys", "first_seen", "key_digest"]
 
 DIGEST_CHARS = 16  # the length of every digest ``key_digest`` returns
 _DIGEST_BYTES = 12  # a multiple of 3: base64 without padding
@@ -56,3 +56,15 @@ class SeenKeys:
 
     def digests(self) -> frozenset[str]:
         return frozenset(self._digests)
+
+
+def first_seen(keys: Iterable[str], *sets: SeenKeys) -> str | None:
+    """The first of ``keys``, in their order, that any of ``sets`` has seen, else None.
+
+    ``ContentItem.dedup_keys`` lists an item's keys as id, link, text: the key returned is
+    the kind a duplicate counts under when it matches several."""
+    for key in keys:
+        digest = key_digest(key)
+        if any(digest in s._digests for s in sets):
+            return key
+    return None

@@ -5,8 +5,9 @@ at once and keeps every message it holds hidden by renewing its visibility. For 
 
 - delivered more than ``max_deliveries`` times, or not valid base64 JSON v1: copied to the
   poison queue (raw content kept, with a reason) and deleted;
-- ``processed-content/<content_hash>.json`` already there: deleted without doing the work
-  (idempotent by ``content_hash``);
+- ``processed-content/<processing key>.json`` already there: deleted without doing the work
+  (idempotent by the processing key: the ``content_hash``, or for a text too short to identify
+  a post, its link or its source and id; ``pipeline.items.processing_key``);
 - otherwise: the real light ``transform``, then, when the processor was handed ``work``, a
   simulated delay that brings the handling time up to what ``work()`` returns (the real work
   counts as part of it; the delay is slept on the clock), the result written create-only (a
@@ -24,10 +25,17 @@ item-to-article transform), ``_records`` (outcome records, counts, log lines), `
 (the result and poison documents), ``_settings``, ``_signals``.
 """
 
-from pipeline.processor._documents import POISON_SCHEMA, RESULT_SCHEMA, result_blob_name
+from pipeline.processor._documents import (
+    POISON_SCHEMA,
+    RESULT_SCHEMA,
+    message_processing_key,
+    result_blob_name,
+)
 from pipeline.processor._processor import Processor
 from pipeline.processor._records import OUTCOMES, ProcessedRecord, ProcessorStats
 from pipeline.processor._settings import (
+    DEFAULT_COLLECTED_CONTAINER,
+    DEFAULT_MAX_CLAIM_BYTES,
     DEFAULT_POISON_QUEUE,
     DEFAULT_QUEUE,
     DEFAULT_RESULTS_CONTAINER,
@@ -38,6 +46,8 @@ from pipeline.processor._signals import install_signal_handlers
 from pipeline.processor._transform import transform
 
 __all__ = [
+    "DEFAULT_COLLECTED_CONTAINER",
+    "DEFAULT_MAX_CLAIM_BYTES",
     "DEFAULT_POISON_QUEUE",
     "DEFAULT_QUEUE",
     "DEFAULT_RESULTS_CONTAINER",
@@ -50,6 +60,7 @@ __all__ = [
     "ProcessorStats",
     "Work",
     "install_signal_handlers",
+    "message_processing_key",
     "result_blob_name",
     "transform",
 ]

@@ -17,6 +17,7 @@ from pipeline.processor._documents import (
     claim_reference,
     claimed_item,
     decode,
+    message_processing_key,
     poison_blob_name,
     poison_envelope,
     result_blob_name,
@@ -35,6 +36,7 @@ log = logging.getLogger("pipeline.processor")
 
 _BACKOFF_CAP_S = 30.0  # recording seconds between retries of a failing storage call, at most
 _RETRY_VISIBILITY_CAP_S = 30  # wall seconds a failed message stays hidden, at most
+_LAST_FAILURES_KEPT = 10_000
 
 
 class Processor:
@@ -68,6 +70,9 @@ class Processor:
         self._active: dict[asyncio.Task[None], Lease] = {}
         self._running = False
         self._leases: Leases | None = None
+        # Why each message this instance released last failed, so that its poisoning after
+        # max_deliveries names the cause (bounded: another instance may take it for good).
+        self._last_failure: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return (
@@ -285,6 +290,7 @@ class Processor:
         *,
         reason: str = "",
         work_s: float = 0.0,
+        warn: bool = False,
     ) -> None:
         record = ProcessedRecord.of(
             message,
@@ -298,7 +304,10 @@ class Processor:
         )
         self.records.append(record)
         self.stats.count(outcome)
-        level = logging.WARNING if outcome in ("poisoned", "invalid") else logging.DEBUG
+        if outcome != "released":
+            self._last_failure.pop(message.id, None)
+        warn = warn or outcome in ("poisoned", "invalid")
+        level = logging.WARNING if warn else logging.DEBUG
         log.log(
             level,
             message_line(
@@ -325,6 +334,8 @@ class Processor:
                     f"delivered {message.dequeue_count} times, over max_deliveries="
                     f"{self.settings.max_deliveries}"
                 )
+                if message.id in self._last_failure:
+                    reason += f"; last failure: {self._last_failure.pop(message.id)}"
                 await self._poison(lease, reason)
                 self._record(message, data, "poisoned", started_at, reason=reason)
                 return
@@ -352,24 +363,40 @@ class Processor:
             # Retried by the queue itself: hidden for a while, then delivered again.
             self.stats.storage_errors += 1
             delay = min(_RETRY_VISIBILITY_CAP_S, 2**message.dequeue_count)
-            reason = f"storage error, retry in {delay} s: {exc}"
-            await self._leases.end(lease, release_after_s=delay, reason=reason)
-            self._record(lease.message, data, "released", started_at, reason=reason)
+            await self._retry_later(lease, data, started_at, delay, f"storage error: {exc}")
         except Exception as exc:
             # A bug or an item we cannot handle must not stop the worker: the message comes
             # back later and reaches the poison queue after max_deliveries.
             delay = min(_RETRY_VISIBILITY_CAP_S, 2**message.dequeue_count)
-            reason = f"{type(exc).__name__} while processing, retry in {delay} s: {exc}"
             log.exception(
                 message_line("processing_failed", self.name, message, error=type(exc).__name__)
             )
-            await self._leases.end(lease, release_after_s=delay, reason=reason)
-            self._record(lease.message, data, "released", started_at, reason=reason)
+            cause = f"{type(exc).__name__} while processing: {exc}"
+            await self._retry_later(lease, data, started_at, delay, cause)
+
+    async def _retry_later(
+        self,
+        lease: Lease,
+        data: dict[str, Any] | None,
+        started_at: float,
+        delay: int,
+        cause: str,
+    ) -> None:
+        """Release the message for another delivery in ``delay`` wall seconds, logged at
+        WARNING with its cause, which the poisoning after max_deliveries repeats."""
+        assert self._leases is not None
+        reason = f"{cause} (retry in {delay} s)"
+        await self._leases.end(lease, release_after_s=delay, reason=reason)
+        self._last_failure.pop(lease.message.id, None)
+        self._last_failure[lease.message.id] = cause
+        while len(self._last_failure) > _LAST_FAILURES_KEPT:
+            del self._last_failure[next(iter(self._last_failure))]
+        self._record(lease.message, data, "released", started_at, reason=reason, warn=True)
 
     async def _process(self, lease: Lease, data: dict[str, Any], started_at: float) -> None:
         assert self._leases is not None
         results = self.account.container(self.settings.results_container)
-        blob = result_blob_name(data["content_hash"])
+        blob = result_blob_name(message_processing_key(data))
         if await results.exists(blob):
             await self._leases.end(lease, delete=True)
             self._record(lease.message, data, "duplicate", started_at, reason="result exists")
@@ -405,9 +432,10 @@ class Processor:
         self._record(lease.message, data, "processed", started_at, work_s=work_s)
 
     async def _claimed_item(self, data: dict[str, Any]) -> dict[str, Any]:
-        container, blob = claim_reference(data)
-        claimed, _ = await self.account.container(container).read_json(blob)
-        return claimed_item(data, claimed)
+        cap = self.settings.max_claim_bytes
+        container, blob = claim_reference(data, self.settings.claims_container)
+        content = await self.account.container(container).read_bytes(blob, max_bytes=cap)
+        return claimed_item(data, content, cap)
 
     async def _poison(self, lease: Lease, reason: str) -> None:
         """Copy the message, raw, to the poison queue with the reason; then delete it."""

@@ -11,6 +11,10 @@ from pipeline.storage import MAX_RECEIVE_BATCH
 DEFAULT_QUEUE = "content-processing-requests"
 DEFAULT_POISON_QUEUE = "content-processing-requests-poison"
 DEFAULT_RESULTS_CONTAINER = "processed-content"
+DEFAULT_COLLECTED_CONTAINER = "collected-content"  # the collector's container, claims included
+# The largest claim blob read: an item's text is capped by the collector (``max_item_chars``)
+# and JSON escaping at most sextuples it; a larger claim is not one of ours.
+DEFAULT_MAX_CLAIM_BYTES = 32 * 1024 * 1024
 
 Work = Callable[[], float]
 """Simulated work: called once per item processed, returns the recording seconds the item's
@@ -25,6 +29,8 @@ class ProcessorSettings:
     queue_name: str = DEFAULT_QUEUE
     poison_queue_name: str = DEFAULT_POISON_QUEUE
     results_container: str = DEFAULT_RESULTS_CONTAINER
+    claims_container: str = DEFAULT_COLLECTED_CONTAINER  # claim checks may point here only
+    max_claim_bytes: int = DEFAULT_MAX_CLAIM_BYTES  # a larger claim blob is poisoned
     concurrency: int = 1  # messages worked on at once
     batch_size: int = MAX_RECEIVE_BATCH  # messages per receive (the service allows 32 at most)
     visibility_timeout_s: int = 60
@@ -44,6 +50,8 @@ class ProcessorSettings:
                 f"visibility_timeout_s must be a whole number of seconds >= 1, "
                 f"got {self.visibility_timeout_s}"
             )
+        if self.max_claim_bytes < 1:
+            raise ValueError(f"max_claim_bytes must be >= 1, got {self.max_claim_bytes}")
         if self.max_deliveries < 1:
             raise ValueError(f"max_deliveries must be >= 1, got {self.max_deliveries}")
         if not self.empty_pause_s >= 0:

@@ -214,7 +214,8 @@ class Fetcher:
                 retry_after = None
                 retryable = True
             except (httpx.ConnectError, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                kind, message = "connect", f"{url}: {type(exc).__name__}: {exc}"
+                detail = str(exc) or "the connection was closed or reset"  # httpx may say nothing
+                kind, message = "connect", f"{url}: {type(exc).__name__}: {detail}"
                 retry_after = None
                 retryable = True
             except httpx.HTTPError as exc:

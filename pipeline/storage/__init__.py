@@ -10,7 +10,7 @@ token (the SDK's own exception is not chained, since its text may carry request 
 from __future__ import annotations
 
 from pipeline.storage._account import CONNECTION_STRING_ENV, StorageAccount
-from pipeline.storage._blob import BlobInfo, BlobStore
+from pipeline.storage._blob import MAX_APPEND_BLOCK_BYTES, BlobInfo, BlobStore
 from pipeline.storage._errors import ETagConflictError, redact
 from pipeline.storage._queue import (
     MAX_MESSAGE_BYTES,
@@ -21,6 +21,7 @@ from pipeline.storage._queue import (
 
 __all__ = [
     "CONNECTION_STRING_ENV",
+    "MAX_APPEND_BLOCK_BYTES",
     "MAX_MESSAGE_BYTES",
     "MAX_RECEIVE_BATCH",
     "BlobInfo",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import urllib.request
 from pathlib import Path
@@ -34,6 +35,20 @@ def _parse_connection_string(conn: str) -> dict[str, str]:
             )
         parts[key.strip().lower()] = value.strip()
     return parts
+
+
+def _check_account_key(key: str | None) -> None:
+    """An account key is base64; the SDK would fail to sign each request instead, as an
+    authentication error without a status. The key itself is never shown."""
+    if key is None:
+        return
+    try:
+        base64.b64decode(key, validate=True)
+    except ValueError:
+        raise StorageError(
+            "the storage connection string's AccountKey is not valid base64 "
+            "(copy the key exactly as the portal or `az storage account keys list` shows it)"
+        ) from None
 
 
 def _endpoint(parts: dict[str, str], service: str) -> str:
@@ -86,6 +101,7 @@ class StorageAccount:
                 f"no storage connection string: set {CONNECTION_STRING_ENV} or pass one"
             )
         parts = _parse_connection_string(conn)
+        _check_account_key(parts.get("accountkey"))
         self.account_name = parts.get("accountname", "")
         self.queue_endpoint = _endpoint(parts, "queue")
         self.blob_endpoint = _endpoint(parts, "blob")
@@ -152,6 +168,15 @@ class StorageAccount:
             return [q.name async for q in queue_service.list_queues(name_starts_with=prefix)]
         except AzureError as exc:
             raise_storage_error(exc, "list queues", self.queue_endpoint)
+
+    async def list_containers(self, prefix: str = "") -> list[str]:
+        _, blob_service = self._services()
+        try:
+            return [
+                c.name async for c in blob_service.list_containers(name_starts_with=prefix or None)
+            ]
+        except AzureError as exc:
+            raise_storage_error(exc, "list containers", self.blob_endpoint)
 
     async def delete_queue(self, name: str) -> None:
         queue_service, _ = self._services()

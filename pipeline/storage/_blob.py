@@ -121,19 +121,28 @@ class BlobStore:
                     ) from None
         return out
 
-    async def read_bytes(self, blob: str) -> bytes | None:
-        """The blob's content, or None when it does not exist."""
-        content, _ = await self._download(blob)
+    async def read_bytes(self, blob: str, *, max_bytes: int | None = None) -> bytes | None:
+        """The blob's content, or None when it does not exist. With ``max_bytes``, at most
+        ``max_bytes + 1`` bytes are read: a longer result means the blob is over the cap."""
+        content, _ = await self._download(blob, max_bytes)
         return content
 
-    async def _download(self, blob: str) -> tuple[bytes | None, str | None]:
+    async def _download(
+        self, blob: str, max_bytes: int | None = None
+    ) -> tuple[bytes | None, str | None]:
+        ranged = max_bytes is not None
+        length = None if max_bytes is None else max_bytes + 1
         try:
-            downloader = await self._client.get_blob_client(blob).download_blob()
+            downloader = await self._client.get_blob_client(blob).download_blob(
+                offset=0 if ranged else None, length=length
+            )
             content = await downloader.readall()
             etag = downloader.properties.etag
         except ResourceNotFoundError:
             return None, None
         except AzureError as exc:
+            if ranged and getattr(exc, "status_code", None) == 416:
+                return b"", None  # a range of an empty blob is "invalid" to the service
             raise_storage_error(exc, self._blob_what(blob), self.endpoint)
         return bytes(content), etag
 

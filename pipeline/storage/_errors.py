@@ -50,14 +50,16 @@ def raise_storage_error(exc: BaseException, what: str, endpoint: str) -> NoRetur
         ) from None
     status = getattr(exc, "status_code", None)
     code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)  # the SDK's StorageErrorCode enum: the code sent
+    said = ", ".join(str(part) for part in (status and f"HTTP {status}", code) if part)
     if isinstance(exc, ClientAuthenticationError) or status == 403:
         raise StorageAuthError(
-            f"{what}: authentication refused by {endpoint} (HTTP {status}, {code}); "
+            f"{what}: authentication refused by {endpoint}{f' ({said})' if said else ''}; "
             "check the account name and key in the connection string"
         ) from None
     if isinstance(exc, ResourceNotFoundError):
-        raise StorageError(f"{what} not found at {endpoint} (HTTP {status}, {code})") from None
+        raise StorageError(f"{what} not found at {endpoint} ({said or 'no status'})") from None
     reason = redact(str(getattr(exc, "reason", "") or type(exc).__name__))
     raise StorageError(
-        f"{what}: storage error at {endpoint} (HTTP {status}, {code}: {reason})"
+        f"{what}: storage error at {endpoint} ({f'{said}: ' if said else ''}{reason})"
     ) from None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError
-from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from pipeline.errors import MessageTooLargeError
@@ -20,7 +21,8 @@ MAX_RECEIVE_BATCH = 32  # the service's limit on messages per receive
 
 @dataclass(frozen=True, slots=True)
 class ReceivedMessage:
-    """A message taken from a queue; ``content`` is None when it was not valid base64 text."""
+    """A message taken from a queue; ``content`` is None when it was not base64 of UTF-8 text,
+    and ``content_error`` then says which of the two it was not."""
 
     id: str
     pop_receipt: str
@@ -29,11 +31,32 @@ class ReceivedMessage:
     raw_content: str
     inserted_on: datetime | None
     next_visible_on: datetime | None
+    content_error: str | None = None
 
     def json(self) -> Any:
         if self.content is None:
-            raise ValueError(f"message {self.id} is not base64 text")
+            raise ValueError(f"message {self.id}: {self.content_error or 'no text content'}")
         return json.loads(self.content)
+
+
+def decode_base64_text(raw: str) -> tuple[str | None, str | None]:
+    """``(text, None)`` for base64 of UTF-8 text, else ``(None, what is wrong)``.
+
+    Strict where the SDK's ``TextBase64DecodePolicy`` is lenient (it drops characters that are
+    not base64 and fails a whole receive on a bad one); whitespace, as line-wrapped base64
+    has, is allowed.
+    """
+    try:
+        data = base64.b64decode("".join(raw.split()), validate=True)
+    except ValueError:
+        return None, "message is not base64 (content-item/v1 messages are base64 JSON)"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, (
+            f"message is base64 of bytes that are not UTF-8 text "
+            f"(byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        )
 
 
 class QueueAdapter:
@@ -46,10 +69,9 @@ class QueueAdapter:
         self._client: QueueClient = service.get_queue_client(
             name, message_encode_policy=TextBase64EncodePolicy()
         )
-        # Received raw and decoded here: the SDK's decode policy fails a whole receive
-        # (with AttributeError) on one message that is not base64.
+        # Received raw and decoded here (``decode_base64_text``): the SDK's decode policy fails
+        # a whole receive (with AttributeError) on one message that is not base64.
         self._raw_client: QueueClient = service.get_queue_client(name)
-        self._decoder = TextBase64DecodePolicy()
 
     async def create_if_missing(self) -> QueueAdapter:
         try:
@@ -109,11 +131,7 @@ class QueueAdapter:
 
     def _wrap(self, msg: Any) -> ReceivedMessage:
         raw = msg.content if isinstance(msg.content, str) else str(msg.content)
-        content: str | None
-        try:
-            content = self._decoder.decode(raw, None)  # type: ignore[arg-type]
-        except (AzureError, AttributeError, ValueError, UnicodeDecodeError):
-            content = None
+        content, error = decode_base64_text(raw)
         return ReceivedMessage(
             id=msg.id,
             pop_receipt=msg.pop_receipt,
@@ -122,6 +140,7 @@ class QueueAdapter:
             raw_content=raw,
             inserted_on=msg.inserted_on,
             next_visible_on=msg.next_visible_on,
+            content_error=error,
         )
 
     async def delete(self, message: ReceivedMessage) -> None:
@@ -148,6 +167,7 @@ class QueueAdapter:
             raw_content=message.raw_content,
             inserted_on=message.inserted_on,
             next_visible_on=updated.next_visible_on,
+            content_error=message.content_error,
         )
 
     async def approximate_count(self) -> int:

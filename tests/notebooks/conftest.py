@@ -34,7 +34,7 @@ def study_run(
                 code = main(
                     ["report", "--recording", str(tiny_recording), "--out", str(out),
                      "--processors", "1", "--service-time", "constant(0.5)", "--seeds", "3",
-                     "--startup", "constant(10)"]
+                     "--startup", "constant(10)", "--rollout-speed", "200"]
                 )  # fmt: skip
     finally:
         os.environ.pop(CONNECTION_STRING_ENV, None)

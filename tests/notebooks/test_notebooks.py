@@ -78,9 +78,10 @@ def test_each_notebook_ran_within_a_minute_without_errors(study_run: StudyRun, n
 
 
 def test_executed_notebooks_show_their_section(study_run: StudyRun) -> None:
-    """02 shows the comparison without the simulated rows (03 has not run yet), 03 shows the
-    simulation, 04 the summary."""
-    expected = {"02-replay-batch-vs-streaming": ("Batch and streaming, replayed", "KEDA scaling (simulated)"),
+    """01 shows the duplicates by key kind, 02 the comparison without the simulated rows (03
+    has not run yet), 03 the simulation, 04 the summary."""
+    expected = {"01-explore-recordings": ("Duplicates by key kind", None),
+                "02-replay-batch-vs-streaming": ("Batch and streaming, replayed", "KEDA scaling (simulated)"),
                 "03-simulate-keda": ("KEDA scaling of the processor, simulated", None),
                 "04-rollout-report": ("Recommendation:", None)}  # fmt: skip
     for name, (shown, absent) in expected.items():
@@ -214,20 +215,60 @@ def test_metrics_are_the_result_files_numbers(study_run: StudyRun) -> None:
         )
         for i, run in enumerate(replay["modes"][mode]["runs"]):
             assert shown["runs"][str(i)]["items_queued"] == run["items_queued"]
-        for metric in ("time_to_first_item_processed_s", "latency_p95_s", "replica_seconds"):
-            assert metrics["simulation"][rec][mode][metric] == sim["modes"][mode][metric]
+        for metric in ("run_first_item_processed_s", "latency_p95_s", "replica_seconds"):
+            stats = sim["modes"][mode][metric]  # mean, 95 % interval and the seeds counted
+            assert metrics["simulation"][rec][mode][metric] == {
+                k: stats[k] for k in ("mean", "ci_low", "ci_high")
+            }
     assert metrics["recordings"][rec]["items_collected"] == explore["items_collected"]
     # The tiny recording: run 1 repeats run 0 but for one new post.
     assert replay["modes"]["streaming"]["runs"][1]["items_queued"] == 1
     # Run 0: limited-feed serves rss-example's feed again (same guid, link and text); run 1:
-    # every item but the new post was seen in run 0, by all three keys.
+    # every item but the new post was seen in run 0, by all three keys. Each counts under the
+    # first kind that matched: id (docs/dedup.md).
     runs = metrics["recordings"][rec]["runs"]
     assert runs["0"]["overlap"]["duplicates_seen_in_earlier_runs"] == 0
     assert runs["0"]["overlap"]["duplicates_within_run"] == 1
-    assert runs["0"]["overlap"]["duplicates_by_key"] == {"id": 1, "link": 1, "text": 1}
+    assert runs["0"]["overlap"]["duplicates_by_key"] == {"id": 1, "link": 0, "text": 0}
     assert runs["1"]["overlap"]["duplicates_seen_in_earlier_runs"] == 10
     assert runs["1"]["overlap"]["duplicates_within_run"] == 0
-    assert runs["1"]["overlap"]["duplicates_by_key"] == {"id": 10, "link": 10, "text": 10}
+    assert runs["1"]["overlap"]["duplicates_by_key"] == {"id": 10, "link": 0, "text": 0}
+
+
+def test_the_rollout_study_is_in_the_report(study_run: StudyRun) -> None:
+    """The rollout options, the send limit, the hazards and the tuning are sections; the
+    recommendation heads the summary, its numbers those of recommendation.json."""
+    rec = study_run.name
+    parsed = _parse(study_run.out / "rollout-report.html")
+    assert parsed.sections[4:8] == ["rollout", "rate_limit", "hazards", "tuning"]
+    html = (study_run.out / "rollout-report.html").read_text()
+    recommendation = json.loads((study_run.out / "recommendation.json").read_text())
+    assert html.index("Roll out ") < html.index("Recommendation: ") < html.index("<nav>")
+    metrics = json.loads((study_run.out / "metrics.json").read_text())["metrics"]
+    scores = recommendation["option"]["scores"]
+    for option, score in scores.items():
+        shown = metrics["recommendation"]["option"][option]
+        assert shown["streaming_share"] == score["streaming_share"]
+        assert shown["content_hashes_lost"] == score["content_hashes_lost"] == 0
+    rollouts = json.loads((study_run.out / f"rollout-{rec}.json").read_text())["options"]
+    assert set(rollouts) == {"big-bang", "phased", "ab"}
+    for option, doc in rollouts.items():
+        for i, step in enumerate(doc["steps"]):
+            assert (
+                metrics["rollout"][rec][option][str(i)]["items_queued"]
+                == (step["total"]["items_queued"])
+            )
+    # The fault case: the stalled feed went back to batch, and the option rule saw it.
+    fault = json.loads((study_run.out / "rollout-fault-stalled-feed.json").read_text())
+    assert [f["source"] for f in fault["fallbacks"]] == ["martin-fowler"]
+    assert scores["ab"]["contains_a_misbehaving_source"] is True
+    sweep = json.loads((study_run.out / f"rate-limit-{rec}.json").read_text())
+    assert (
+        metrics["rate_limit"][rec]["batch"]["peak_enqueue_rate_10s"]
+        == (sweep["batch"]["peak_enqueue_rate_10s"])
+    )
+    criteria = {c: v for c, v in re.findall(r"<td>([^<]+)</td><td[^>]*>(PASS|FAIL|-)</td>", html)}
+    assert criteria["Batch fallback works (sources switched between modes lose nothing)"] == "PASS"
 
 
 # -- the report's form -----------------------------------------------------------------------

@@ -25,19 +25,30 @@ from xml.sax.saxutils import escape
 
 import httpx
 import pytest
+from azure.storage.blob.aio import ContainerClient
 from azure.storage.queue.aio import QueueServiceClient
 
 from pipeline.clock import Clock
 from pipeline.collect import CollectorOptions, RunInputs, collect_run
 from pipeline.config import SourceConfig, parse_sources
-from pipeline.errors import StorageError
+from pipeline.errors import StorageError, StorageUnavailableError
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
 from pipeline.items import ContentItem
-from pipeline.messages import validate_message
+from pipeline.messages import collection_blob_name, validate_message
 from pipeline.metrics import RunMetrics
 from pipeline.recording import Recording
 from pipeline.storage import MAX_MESSAGE_BYTES, BlobStore, QueueAdapter, StorageAccount
+from tests.pipeline.storage_faults import (
+    REFUSED,
+    Fault,
+    FaultyTransport,
+    Rule,
+    fault_server,
+    is_append_block,
+    is_queue_send,
+    server_busy,
+)
 from workbench.azurite import Azurite
 from workbench.replay import ReplayOptions, replay_recording
 
@@ -348,19 +359,18 @@ def test_collection_blob_holds_exactly_the_queued_items(shipped: ShippedReplay) 
 
 
 # -- 3: no item lost on a crash -----------------------------------------------------------------
-class CrashingQueue(QueueAdapter):
-    """The real queue adapter, whose sends fail once ``fail_after`` sends were attempted."""
+def crash_after(sends: int) -> tuple[list[int], Rule]:
+    """A rule that lets ``sends`` queue sends through, then refuses every connection (the
+    storage went away); and the list counting the sends attempted."""
+    attempts = [0]
 
-    def __init__(self, service: QueueServiceClient, name: str, endpoint: str, fail_after: int):
-        super().__init__(service, name, endpoint)
-        self.fail_after = fail_after
-        self.attempts = 0
+    def rule(method: str, url: str, headers: dict[str, str]) -> Fault | None:
+        if not is_queue_send(method, url):
+            return None
+        attempts[0] += 1
+        return REFUSED if attempts[0] > sends else None
 
-    async def send(self, content: str | dict[str, Any], *, visibility_timeout: int | None = None):
-        self.attempts += 1
-        if self.attempts > self.fail_after:
-            raise StorageError(f"queue {self.name!r}: injected failure (storage went away)")
-        return await super().send(content, visibility_timeout=visibility_timeout)
+    return attempts, rule
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -370,12 +380,17 @@ async def test_no_item_lost_when_sending_crashes(
     recording = Recording.open(SHIPPED)
     run = recording.run(0)
     retry_at = run.started_at + timedelta(minutes=10)  # the next attempt, a little later
+    attempts, rule = crash_after(150)
     async with (
         StorageAccount(connection_string) as account,
-        QueueServiceClient.from_connection_string(connection_string) as service,
+        fault_server() as server,
+        QueueServiceClient.from_connection_string(
+            connection_string, transport=FaultyTransport(rule, server), retry_total=1,
+            initial_backoff=0.1,
+        ) as service,
         fresh(account, f"{unique_name}-ref") as (ref_queue, ref_store),
         fresh(account, unique_name) as (queue, store),
-    ):
+    ):  # fmt: skip
         reference = await collect_recorded(
             recording, 0, ref_queue, ref_store, HistoryIndex(ref_store), mode
         )
@@ -383,11 +398,12 @@ async def test_no_item_lost_when_sending_crashes(
         assert len(full) == reference.items_queued > 200
 
         history = HistoryIndex(store)
-        crashing = CrashingQueue(service, unique_name, account.queue_endpoint, fail_after=150)
-        with pytest.raises(StorageError, match="injected failure"):
+        crashing = QueueAdapter(service, unique_name, account.queue_endpoint)
+        with pytest.raises(StorageUnavailableError, match="not reachable"):
             await collect_recorded(
                 recording, 0, crashing, store, history, mode, collection_id=f"crash-{mode}"
             )
+        assert attempts[0] > 150
         sent_before_crash = {m["content_hash"] for m in await drain(queue)}
         assert 0 < len(sent_before_crash) <= 150
         # The invariant behind "no item lost": a key reaches the history only once its item
@@ -413,6 +429,65 @@ async def test_no_item_lost_when_sending_crashes(
         assert not sent_on_retry & in_history  # the history spared those a second send
         missing = full - (sent_before_crash | sent_on_retry)
         assert not missing, f"{len(missing)} items never queued after the crash"
+
+
+async def test_streaming_blob_failure_loses_no_item_and_records_none_unsaved(
+    connection_string: str, unique_name: str
+) -> None:
+    """The streaming write order (collect.py): send, then append to the collection blob, then
+    record in the history. The storage fails the third append to the collection blob (HTTP
+    503, not retried): the run stops; every key in the history is of an item on the queue and
+    in the blob, the items whose append failed are on the queue but not in the history, and
+    the next run sends them again."""
+    recording = Recording.open(SHIPPED)
+    run = recording.run(0)
+    retry_at = run.started_at + timedelta(minutes=10)
+    appends = [0]
+
+    def third_append_fails(method: str, url: str, headers: dict[str, str]) -> Fault | None:
+        if not (is_append_block(method, url, ".jsonl") and "/collections/" in url):
+            return None
+        appends[0] += 1
+        return server_busy() if appends[0] >= 3 else None
+
+    async with (
+        StorageAccount(connection_string) as account,
+        fault_server() as server,
+        ContainerClient.from_connection_string(
+            connection_string, unique_name, transport=FaultyTransport(third_append_fails, server),
+            retry_total=0,
+        ) as container_client,
+        fresh(account, f"{unique_name}-ref") as (ref_queue, ref_store),
+        fresh(account, unique_name) as (queue, store),
+    ):  # fmt: skip
+        reference = await collect_recorded(
+            recording, 0, ref_queue, ref_store, HistoryIndex(ref_store), "streaming"
+        )
+        full = {m.content_hash for m in reference.messages}
+        faulty = BlobStore(container_client, unique_name, account.blob_endpoint)
+        with pytest.raises(StorageError, match=r"HTTP 503, ServerBusy"):
+            await collect_recorded(
+                recording, 0, queue, faulty, HistoryIndex(faulty), "streaming",
+                collection_id="blob-fails",
+            )  # fmt: skip
+        assert appends[0] == 3
+        queued = {m["content_hash"] for m in await drain(queue)}
+        blob = next(b.name for b in await store.list("collections/") if "blob-fails" in b.name)
+        saved = {line["content_hash"] for line in await store.read_jsonl(blob)}
+        history = HistoryIndex(store)
+        seen = await history.load(retry_at)
+        recorded = {h for h in full if seen.seen([f"hash:{h}"])}
+        assert recorded and recorded <= saved <= queued  # two appends (flushes) went through
+        unsaved = queued - saved
+        assert unsaved, "the failed append held no item"
+        assert not unsaved & recorded  # sent, not in the blob: not recorded as seen
+
+        retry = await collect_recorded(
+            recording, 0, queue, store, history, "streaming", started_at=retry_at
+        )
+        sent_on_retry = {m.content_hash for m in retry.messages}
+        assert unsaved <= sent_on_retry and not sent_on_retry & recorded
+        assert full == queued | sent_on_retry  # nothing lost
 
 
 # -- 4: per-source mode (phased rollout) ---------------------------------------------------------
@@ -473,6 +548,78 @@ async def test_rate_limit_spaces_streaming_sends(connection_string: str, unique_
         assert times[j] - times[i] >= (j - i) / rate - jitter, (i, j, times[i], times[j])
     assert statistics.median(gaps) == pytest.approx(1 / rate, abs=0.005), gaps
     assert times[-1] - times[0] >= (count - 1) / rate * 0.95
+
+
+class _SleepTally(Clock):
+    """A replay clock that adds up the recording seconds every sleep asked for."""
+
+    def __init__(self, speed: float) -> None:
+        super().__init__(speed)
+        self.slept = 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept += max(seconds, 0.0)
+        await super().sleep(seconds)
+
+
+async def test_rate_limit_waits_once_per_slot_at_any_replay_speed(
+    connection_string: str, unique_name: str
+) -> None:
+    """The senders wait for the slots ahead of them, not again from each item's parse time: the
+    sleeps add up to the recorded latency plus one interval per item (a limiter that waits from
+    the item's stamp sleeps the queue of slots again for every item, ~count/2 intervals each)."""
+    count, rate, latency_s = 60, 10.0, 0.5
+    entries = [har_entry("https://flood.example/rss", rss_feed("flood.example", feed_items(
+        "flood.example", count)), time_ms=latency_s * 1000)]  # fmt: skip
+    srcs = sources({"name": "flood", "type": "rss", "url": "https://flood.example/rss"})
+    options = CollectorOptions(mode_override="streaming", rate_limit_items_per_s=rate)
+    clock = _SleepTally(speed=100)
+    async with StorageAccount(connection_string) as account:
+        async with fresh(account, unique_name) as (queue, store):
+            async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
+                metrics = await collect_run(
+                    RunInputs(
+                        sources=srcs,
+                        client=client,
+                        queue=queue,
+                        store=store,
+                        history=HistoryIndex(store),
+                        clock=clock,
+                        started_at=START,
+                        options=options,
+                    )  # fmt: skip
+                )
+    assert metrics.items_queued == count
+    # Slots from the first item on: (count - 1) intervals after it, plus the latency before.
+    assert clock.slept <= latency_s + count / rate + 1.0, clock.slept
+    assert metrics.time_to_last_item_queued_seconds >= latency_s + (count - 1) / rate * 0.95
+
+
+async def test_a_run_deletes_history_and_collections_past_the_retention(
+    connection_string: str, unique_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TTL cleanup is part of a run: after its own writes, the history buckets and collection
+    blobs older than the retention (7 days before the run's start) go; newer ones stay."""
+    caplog.set_level(logging.INFO, logger="pipeline.collect")
+    entries = [har_entry("https://ttl.example/rss", rss_feed("ttl.example", feed_items(
+        "ttl.example", 3)))]  # fmt: skip
+    srcs = sources({"name": "ttl", "type": "rss", "url": "https://ttl.example/rss"})
+    async with StorageAccount(connection_string) as account:
+        async with fresh(account, unique_name) as (queue, store):
+            history = HistoryIndex(store)
+            old, kept = START - timedelta(days=7, hours=2), START - timedelta(days=6)
+            await history.record([(["old-key"], old), (["kept-key"], kept)])
+            old_blob = collection_blob_name("old-run", old.isoformat())
+            kept_blob = collection_blob_name("kept-run", kept.isoformat())
+            for blob in (old_blob, kept_blob):
+                await store.append_jsonl(blob, [{"n": 1}])
+            metrics = await collect(entries, srcs, queue, store, history=history)
+            names = {b.name for b in await store.list()}
+    assert metrics.items_queued == 3
+    assert history.bucket_name(old) not in names and old_blob not in names
+    assert history.bucket_name(kept) in names and kept_blob in names
+    assert metrics.collection_blob in names and history.bucket_name(START) in names
+    assert "history_cleanup" in caplog.text and "blobs_deleted=2" in caplog.text
 
 
 # -- 6: claim check --------------------------------------------------------------------------

@@ -92,3 +92,26 @@ def test_errors_name_file_source_and_key(tmp_path: Path, text: str, expected: st
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_sources(tmp_path / "nope.yaml")
+
+
+def test_a_source_is_found_by_its_name(tmp_path: Path) -> None:
+    config = load_sources(write(tmp_path, GOOD))
+    assert config.by_name("hn").url == "https://news.ycombinator.com/rss"
+    with pytest.raises(KeyError) as info:
+        config.by_name("lobsters")
+    assert info.value.args == ("lobsters",)
+
+
+def test_a_field_carries_what_the_loader_checks() -> None:
+    import dataclasses
+
+    from pipeline.config import _key
+
+    field = _key(30.0, "number", common=True, minimum=0.5)
+    assert field.default == 30.0
+    assert dict(field.metadata) == {"kind": "number", "common": True, "types": (),
+                                    "required": False, "minimum": 0.5, "choices": ()}  # fmt: skip
+    plain = _key(None, "text", types=("rss",), required=True, choices=("a", "b"))
+    assert dict(plain.metadata) == {"kind": "text", "common": False, "types": ("rss",),
+                                    "required": True, "minimum": None, "choices": ("a", "b")}  # fmt: skip
+    assert plain.default is None and isinstance(plain, dataclasses.Field)

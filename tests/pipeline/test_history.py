@@ -26,6 +26,14 @@ from pipeline.history.keys import DIGEST_CHARS
 from pipeline.items import ContentItem
 from pipeline.messages import collection_blob_name
 from pipeline.storage import BlobInfo, BlobStore, StorageAccount
+from tests.pipeline.storage_faults import (
+    Fault,
+    FaultyTransport,
+    block_count_exceeded,
+    fault_server,
+    is_append_block,
+    server_busy,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -54,17 +62,6 @@ class CountingStore(BlobStore):
     async def read_bytes(self, blob: str) -> bytes | None:
         self.read.append(blob)
         return await super().read_bytes(blob)
-
-
-class FullBlockStore(BlobStore):
-    """A real BlobStore whose part-0 buckets answer as a full append blob (50,000 blocks)."""
-
-    async def append_jsonl(self, blob: str, records: Any) -> int:
-        if blob.endswith("/07.jsonl"):
-            raise StorageError(
-                f"blob {blob!r}: storage error (HTTP 409, BlockCountExceedsLimit: Conflict)"
-            )
-        return await super().append_jsonl(blob, records)
 
 
 def keys(n: int) -> list[str]:
@@ -221,16 +218,39 @@ async def test_a_large_call_is_split_into_lines(connection_string: str, unique_n
 
 
 async def test_full_bucket_rolls_over_to_a_new_part(connection_string: str, unique_name: str):
+    """The storage answers an append to the 07:00 bucket as for a full append blob (HTTP 409
+    BlockCountExceedsLimit, through the SDK's own error parsing); other errors are not a
+    rollover."""
     async with StorageAccount(connection_string) as account:
         await container(account, unique_name)
-    async with ContainerClient.from_connection_string(connection_string, unique_name) as client:
-        history = HistoryIndex(FullBlockStore(client, unique_name, "azurite"))
-        await history.record([(["a"], NOW - HOUR), (["b"], NOW - 2 * HOUR)])
-        await history.record([(["c"], NOW - HOUR)])
-        names = [b.name async for b in history.store.iter("history/")]
-        assert names == ["history/2026/11/29/06.jsonl", "history/2026/11/29/07.1.jsonl"]
-        seen = await history.load(NOW)
-        assert len(seen) == 3 and seen.seen(["a"]) and seen.seen(["c"])
+
+    def full(method: str, url: str, headers: dict[str, str]) -> Fault | None:
+        return block_count_exceeded() if is_append_block(method, url, "/07.jsonl") else None
+
+    def busy(method: str, url: str, headers: dict[str, str]) -> Fault | None:
+        return server_busy() if is_append_block(method, url, "/05.jsonl") else None
+
+    async with fault_server() as server:
+        transport = FaultyTransport(full, server)
+        async with ContainerClient.from_connection_string(
+            connection_string, unique_name, transport=transport, retry_total=0
+        ) as client:
+            history = HistoryIndex(BlobStore(client, unique_name, "azurite"))
+            await history.record([(["a"], NOW - HOUR), (["b"], NOW - 2 * HOUR)])
+            await history.record([(["c"], NOW - HOUR)])
+            names = [b.name async for b in history.store.iter("history/")]
+            assert names == ["history/2026/11/29/06.jsonl", "history/2026/11/29/07.1.jsonl"]
+            assert transport.faults == 1  # the second record went to part 1 at once
+            seen = await history.load(NOW)
+            assert len(seen) == 3 and seen.seen(["a"]) and seen.seen(["c"])
+        async with ContainerClient.from_connection_string(
+            connection_string, unique_name, transport=FaultyTransport(busy, server), retry_total=0
+        ) as client:
+            history = HistoryIndex(BlobStore(client, unique_name, "azurite"))
+            with pytest.raises(StorageError, match=r"HTTP 503, ServerBusy"):
+                await history.record([(["d"], NOW - 3 * HOUR)])
+            names = [b.name async for b in history.store.iter("history/")]
+            assert "history/2026/11/29/05.1.jsonl" not in names
 
 
 async def test_bad_lines_are_skipped_not_fatal(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from pipeline.items import ContentItem
 from pipeline.messages import (
+    MAX_COLLECTION_LINE_BYTES,
     build_message,
     claim_blob_name,
     collection_blob_name,
+    collection_line,
     encode_message,
+    line_needs_claim_check,
     needs_claim_check,
     validate_message,
 )
@@ -36,11 +40,14 @@ def _item(body: str = "Some body text.") -> ContentItem:
 @pytest.mark.parametrize("mode", ["batch", "streaming"])
 def test_both_modes_build_valid_messages_with_the_same_fields(mode: str):
     blob = collection_blob_name("c1", "2026-11-29T08:00:00+00:00")
+    other_mode = "streaming" if mode == "batch" else "batch"
     message = build_message(_item(), collection_id="c1", collection_blob=blob, mode=mode)
     validate_message(message)
     other = build_message(
-        _item(), collection_id="c1", collection_blob=blob, mode="batch", message_id=message["id"]
+        _item(), collection_id="c1", collection_blob=blob, mode=other_mode, message_id=message["id"]
     )
+    validate_message(other)
+    assert (message["mode"], other["mode"]) == (mode, other_mode)
     assert set(message) == set(other)
     assert {k: v for k, v in message.items() if k != "mode"} == {
         k: v for k, v in other.items() if k != "mode"
@@ -81,4 +88,85 @@ def test_large_item_needs_a_claim_check_and_the_cut_message_fits():
     assert not needs_claim_check(cut)
     assert not needs_claim_check(
         build_message(_item(), collection_id="c", collection_blob="b", mode="batch")
+    )
+
+
+def test_a_message_is_cut_only_past_2000_characters_with_a_claim_check():
+    exact, over = _item(body="b" * 2000), _item(body="b" * 2001)
+    for item in (exact, over):
+        full = build_message(item, collection_id="c", collection_blob="b", mode="batch")
+        assert full["body"] == item.body and full["body_truncated"] is False
+        assert full["claim_check"] is None
+    kept = build_message(exact, collection_id="c", collection_blob="b", mode="batch",
+                         claim_check="x/claims/c/h.json")  # fmt: skip
+    assert kept["body"] == exact.body and kept["body_truncated"] is False
+    cut = build_message(over, collection_id="c", collection_blob="b", mode="batch",
+                        claim_check="x/claims/c/h.json")  # fmt: skip
+    assert cut["body"] == "b" * 2000 and cut["body_truncated"] is True
+    assert cut["claim_check"] == "x/claims/c/h.json"
+
+
+def test_encoding_is_compact_utf8_json():
+    when = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    assert encode_message({"a": 1, "b": "é ü", "t": when}) == (
+        '{"a":1,"b":"é ü","t":"2026-11-29 08:00:00+00:00"}'
+    )
+
+
+def test_the_claim_check_limit_is_48_kib_of_utf8():
+    assert not needs_claim_check("x" * 49_152)
+    assert needs_claim_check("x" * 49_153)
+    assert needs_claim_check("é" * 24_577)  # 49,154 bytes in 24,577 characters
+    assert not needs_claim_check("é" * 24_576)
+
+
+def test_a_collection_line_is_the_item_or_its_claimed_preview():
+    item = _item(body="w" * 2001)
+    assert collection_line(item) == item.to_dict()
+    line = collection_line(item, "collected/claims/c/h.json")
+    assert line == {**item.to_dict(), "body": "w" * 2000, "body_truncated": True,
+                    "claim_check": "collected/claims/c/h.json"}  # fmt: skip
+    short = _item(body="w" * 2000)
+    assert collection_line(short, "r")["body_truncated"] is False
+    long_title = ContentItem.create(
+        source="rss", source_name="f", source_id="g", url="https://a.example/", title="t" * 2500,
+        body="", author="", published_at=datetime(2026, 11, 29, tzinfo=UTC),
+    )  # fmt: skip
+    assert collection_line(long_title, "r")["title"] == "t" * 2000
+
+
+def _line_bytes(item: ContentItem) -> int:
+    """The line as the blob store writes it: compact, ASCII-escaped JSON and a newline."""
+    return len(json.dumps(item.to_dict(), separators=(",", ":"), default=str)) + 1
+
+
+def test_a_line_needs_a_claim_check_past_one_append_block():
+    base = _item(body="")
+    room = MAX_COLLECTION_LINE_BYTES - _line_bytes(base)
+    fits, over = _item(body="a" * room), _item(body="a" * (room + 1))
+    assert _line_bytes(fits) == MAX_COLLECTION_LINE_BYTES
+    assert not line_needs_claim_check(fits) and line_needs_claim_check(over)
+    # Metadata that is not JSON (a time) is written as text, as the store does.
+    dated = ContentItem.create(
+        source="rss", source_name="f", source_id="g", url="", title="t", body="", author="",
+        published_at=datetime(2026, 11, 29, tzinfo=UTC), metadata={"seen": datetime(2026, 1, 1)},
+    )  # fmt: skip
+    assert not line_needs_claim_check(dated)
+    # Escaped as the store writes it: "é" is \\u00e9, six bytes, in the line.
+    escaped = _item(body="é" * (room // 6 + 1))
+    assert len(escaped.body.encode()) < room and line_needs_claim_check(escaped)
+
+
+def test_validation_names_the_message_when_a_field_is_missing():
+    message = build_message(_item(), collection_id="c", collection_blob="b", mode="batch")
+    del message["mode"]
+    with pytest.raises(ValueError) as info:
+        validate_message(message)
+    assert str(info.value) == (
+        "invalid content-item/v1 message at (message): 'mode' is a required property"
+    )
+    with pytest.raises(ValueError) as typed:
+        validate_message({**message, "mode": "batch", "metadata": 5})
+    assert (
+        str(typed.value) == "invalid content-item/v1 message at metadata: 5 is not of type 'object'"
     )

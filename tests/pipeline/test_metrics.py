@@ -30,6 +30,7 @@ def record(source_name: str, mode: str, at: float) -> MessageRecord:
         item_id=f"item-{source_name}-{at}",
         queue_message_id=f"queue-{source_name}-{at}",
         content_hash=f"hash-{source_name}-{at}",
+        processing_key=f"hash-{source_name}-{at}",
         source="rss",
         source_name=source_name,
         mode=mode,

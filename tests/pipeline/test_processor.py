@@ -136,6 +136,25 @@ async def run_until(
     return processor.records
 
 
+async def run_beside_a_thief(s: Setup, processor: Processor, messages: int) -> list[Any]:
+    """Run ``processor`` until it has handled ``messages``, with a competing consumer receiving
+    from its queue all the while; returns what the competitor got (messages that became
+    visible while held)."""
+    stolen: list[Any] = []
+
+    async def thief() -> None:
+        while processor.stats.handled < messages:
+            stolen.extend(await s.queue.receive(32, visibility_timeout=30))
+            await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(processor.run())
+    await poll(lambda: processor.held == messages, f"{messages} message(s) received")
+    await asyncio.wait_for(thief(), timeout=15)
+    processor.request_stop()
+    await asyncio.wait_for(task, timeout=5)
+    return stolen
+
+
 # -- the transformation ------------------------------------------------------------------------
 
 
@@ -185,7 +204,7 @@ def test_bad_settings_are_refused():
     # The processor parses no distributions: a spec string is not work (the workbench parses it).
     with pytest.raises(TypeError, match="work must be a callable"):
         Processor(
-            StorageAccount("AccountName=a;AccountKey=a"),
+            StorageAccount("AccountName=a;AccountKey=YQ=="),
             clock=Clock(),
             work="normal(1)",  # type: ignore[arg-type]
         )
@@ -262,6 +281,43 @@ async def test_an_item_already_processed_is_deleted_without_the_work(
         assert await s.queue.approximate_count() == 0
 
 
+def short_post(post_id: str, link: str) -> dict[str, Any]:
+    """A Reddit link post whose whole text is "How?": too short to identify a post."""
+    item = ContentItem.create(
+        source="reddit",
+        source_name="r-python",
+        source_id=post_id,
+        url=link,
+        title="How?",
+        body="",
+        author="someone",
+        published_at=datetime(2024, 1, 1, 12, 0, tzinfo=UTC),
+    )
+    return build_message(item, collection_id="run-1", collection_blob="c.jsonl", mode="batch")
+
+
+@pytestmark_anyio
+async def test_distinct_short_posts_with_one_text_are_each_processed_once(
+    connection_string: str, unique_name: str
+):
+    """Dedup keeps two "How?" posts that link different things (their text is too short to be
+    a key); the processor must not take the second for the first (same content hash), and must
+    still process one post delivered twice only once."""
+    async with StorageAccount(connection_string) as account:
+        s = await Setup(account, unique_name).create()
+        first = short_post("t3_a1", "https://a.example/one")
+        second = short_post("t3_b2", "https://b.example/two")
+        assert first["content_hash"] == second["content_hash"]
+        for message in (first, second, first):
+            await s.queue.send(encode_message(message))
+        processor = s.processor(concurrency=1, batch_size=1)
+        records = await run_until(processor, lambda: processor.stats.handled >= 3, "3 records")
+
+        outcomes = sorted((r.item_id == first["id"], r.outcome) for r in records)
+        assert outcomes == [(False, "processed"), (True, "duplicate"), (True, "processed")]
+        assert len(await s.results.list()) == 2
+
+
 @pytestmark_anyio
 async def test_visibility_is_renewed_while_working_and_while_waiting(
     connection_string: str, unique_name: str
@@ -276,18 +332,7 @@ async def test_visibility_is_renewed_while_working_and_while_waiting(
         processor = s.processor(
             clock=Clock(2), work=constant(3), visibility_timeout_s=1, concurrency=1
         )
-        stolen = []
-
-        async def thief() -> None:
-            while processor.stats.handled < 2:
-                stolen.extend(await s.queue.receive(32, visibility_timeout=30))
-                await asyncio.sleep(0.05)
-
-        task = asyncio.create_task(processor.run())
-        await poll(lambda: processor.held == 2, "both messages received")
-        await asyncio.wait_for(thief(), timeout=15)
-        processor.request_stop()
-        await asyncio.wait_for(task, timeout=5)
+        stolen = await run_beside_a_thief(s, processor, 2)
         records = processor.records
 
         assert stolen == [], "a message became visible again while held"
@@ -301,35 +346,39 @@ async def test_visibility_is_renewed_while_working_and_while_waiting(
 async def test_the_sixth_delivery_goes_to_the_poison_queue(
     connection_string: str, unique_name: str
 ):
+    """max_deliveries=5: the fifth delivery is still processed, the sixth is poisoned."""
     async with StorageAccount(connection_string) as account:
         s = await Setup(account, unique_name).create()
-        message = make_message(1)
-        await s.queue.send(encode_message(message))
-        for delivery in range(1, 6):  # five deliveries that fail without deleting
-            [received] = await s.queue.receive(1, visibility_timeout=30)
-            assert received.dequeue_count == delivery
+        fifth, sixth = make_message(1), make_message(2)
+        held = []
+        for message, failed in ((sixth, 5), (fifth, 4)):  # deliveries that fail, not deleted
+            await s.queue.send(encode_message(message))
+            for delivery in range(1, failed + 1):
+                [received] = await s.queue.receive(1, visibility_timeout=30)
+                assert received.dequeue_count == delivery
+                if delivery < failed:
+                    await s.queue.update_visibility(received, 0)
+            held.append(received)  # hidden while the other message is delivered
+        for received in held:
             await s.queue.update_visibility(received, 0)
-        raw = received.raw_content
+        raw = held[0].raw_content
 
         processor = s.processor(max_deliveries=5)
-        records = await run_until(processor, lambda: processor.stats.handled >= 1, "a record")
+        records = await run_until(processor, lambda: processor.stats.handled >= 2, "2 records")
 
-        [record] = records
-        assert (record.outcome, record.dequeue_count, record.item_id) == (
-            "poisoned",
-            6,
-            message["id"],
-        )
-        assert "delivered 6 times" in record.reason
+        outcomes = {r.item_id: (r.outcome, r.dequeue_count) for r in records}
+        assert outcomes == {fifth["id"]: ("processed", 5), sixth["id"]: ("poisoned", 6)}
+        [record] = [r for r in records if r.outcome == "poisoned"]
+        assert record.reason == "delivered 6 times, over max_deliveries=5"
         [poisoned] = await s.drain(s.poison)
         envelope = poisoned.json()
         assert envelope["schema"] == POISON_SCHEMA
         assert envelope["raw_content"] == raw
-        assert json.loads(base64.b64decode(envelope["raw_content"])) == message
+        assert json.loads(base64.b64decode(envelope["raw_content"])) == sixth
         assert envelope["reason"] == record.reason
         assert envelope["source_queue"] == s.queue_name
         assert await s.queue.approximate_count() == 0
-        assert await s.results.list() == []
+        assert [b.name for b in await s.results.list()] == [result_blob_name(fifth["content_hash"])]
 
 
 @pytestmark_anyio
@@ -376,7 +425,7 @@ async def test_a_claim_check_is_read_before_transforming(connection_string: str,
         await s.queue.send(encode_message(message))
         await s.queue.send(encode_message(missing))
 
-        processor = s.processor()
+        processor = s.processor(claims_container=claims.name)
         records = await run_until(processor, lambda: processor.stats.handled >= 2, "2 records")
 
         outcomes = {r.item_id: (r.outcome, r.reason) for r in records}

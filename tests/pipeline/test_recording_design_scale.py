@@ -1,4 +1,4 @@
-"""The shipped design-scale recording keeps the design's workload (issue 10, PRODUCT.md 7.2).
+"""The shipped design-scale recording keeps the design's workload (docs/rollout.md, question 2).
 
 Per run about 100 items (Reddit ~50, RSS ~30, Mastodon ~20), 10-20 % duplicates over the
 runs, a sequential (batch) collection of 2-3 minutes and a first useful response within

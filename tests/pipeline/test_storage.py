@@ -179,8 +179,16 @@ async def test_unreachable_storage_names_the_endpoint(unique_name: str):
 
 def test_redact_hides_keys_and_signatures():
     text = "AccountKey=abc123==;x https://a/b?sv=1&sig=SECRET%3D&se=2"
-    cleaned = redact(text)
-    assert "abc123" not in cleaned and "SECRET" not in cleaned
+    assert redact(text) == "AccountKey=***;x https://a/b?sv=1&sig=***&se=2"
+    assert redact("SharedAccessSignature=sv=1&sig=S3cr%2B;QueueEndpoint=x") == (
+        "SharedAccessSignature=***;QueueEndpoint=x"
+    )
+    assert redact("accountkey=k1 https://q/x?SIG=s2") == "accountkey=*** https://q/x?SIG=***"
+    assert redact("Authorization: SharedKey devstoreaccount1:c2lnbmF0dXJl x") == (
+        "Authorization: SharedKey devstoreaccount1:*** x"
+    )
+    clean = "queue 'orders' not found at http://127.0.0.1:10001/devstoreaccount1"
+    assert redact(clean) == clean
 
 
 # -- the environment's proxy and .netrc settings, read once ------------------------------------

@@ -378,3 +378,114 @@ def test_loops_resume_on_their_own_ticks_after_an_idle_gap():
     later = [e for e in got if e[0] >= 1000]
     assert later[:2] == [(1027.0, 0, 1, "keda"), (1038.0, 1, 4, "hpa")]
     assert [e for e in got if 0 < e[0] < 1000][-1][2] == 0  # at zero before the second burst
+
+
+# -- defaults of a partial behavior block, and the tolerance ------------------------------------
+def _behavior(scale_up: str = "", scale_down: str = "") -> str:
+    lines = "  advanced:\n    horizontalPodAutoscalerConfig:\n      behavior:\n"
+    for name, block in (("scaleUp", scale_up), ("scaleDown", scale_down)):
+        if block:
+            lines += f"        {name}: {block}\n"
+    return lines
+
+
+def _rising(behavior: str) -> list[tuple[float, int, int, str]]:
+    # 5 messages at t=0, 50 more at t=20; queueLength 5, max 11, pods never ready by t=100.
+    # t=0 KEDA 0 -> 1.  t=15 HPA: ratio 5/(5*1) = 1: recommendation 1, no change.
+    # t=30..: count 55 -> recommendation ceil(55/5) = 11 at every sync.
+    spec = "  maxReplicaCount: 11\n" + behavior
+    scenario = Scenario(
+        arrivals=Times([0.0] * 5 + [20.0] * 50),
+        pods=PodSpec(startup="constant(10000)"),
+        scaler=ScalerSpec.from_yaml(scaledobject(spec, '        queueLength: "5"')),
+        until_s=100.0,
+    )
+    return events(run(scenario, seed=0))
+
+
+def test_a_scale_up_block_with_only_policies_has_no_stabilization_window():
+    # scaleUp {policies: Pods 2 / 15 s}: window 0 (not scaleDown's 300), selectPolicy Max.
+    # t=30: upRec = 11 (no earlier recommendation counts): 1 -> 1 + 2 = 3; then +2 per sync.
+    # A 300 s window would take the lowest recommendation since t=15 (1): no scale-up at all.
+    got = _rising(_behavior("{policies: [{type: Pods, value: 2, periodSeconds: 15}]}"))
+    assert got == [(0.0, 0, 1, "keda"), (30.0, 1, 3, "hpa"), (45.0, 3, 5, "hpa"),
+                   (60.0, 5, 7, "hpa"), (75.0, 7, 9, "hpa"), (90.0, 9, 11, "hpa")]  # fmt: skip
+    held = _rising(_behavior("{stabilizationWindowSeconds: 300, policies: "
+                             "[{type: Pods, value: 2, periodSeconds: 15}]}"))  # fmt: skip
+    assert held == [(0.0, 0, 1, "keda")]
+
+
+def test_a_scale_up_block_with_only_a_window_has_the_default_policies():
+    # scaleUp {stabilizationWindowSeconds: 0}: policies Pods 4 and Percent 100 per 15 s, Max.
+    # t=30: max(1 + 4, 2 x 1) = 5.  t=45: max(9, 10) = 10.  t=60: ratio 55/(5 x 10) = 1.1,
+    # within the tolerance: 10 stays.
+    got = _rising(_behavior("{stabilizationWindowSeconds: 0}"))
+    assert got == [(0.0, 0, 1, "keda"), (30.0, 1, 5, "hpa"), (45.0, 5, 10, "hpa")]  # fmt: skip
+    # selectPolicy Min would take the smaller: 1 -> 2 -> 4 -> 8 -> 11.
+    assert _rising(_behavior("{stabilizationWindowSeconds: 0, selectPolicy: Min}"))[1:3] == [
+        (30.0, 1, 2, "hpa"),
+        (45.0, 2, 4, "hpa"),
+    ]
+
+
+def _draining(behavior: str, messages: int = 40, late: int = 0, **overrides: float) -> list:
+    # As _held_downscale: queueLength 10, max 10, cooldown 600, pods ready after 50.5 s; pod 1
+    # drains everything within a few seconds, so the count is 0 from t=60 on. KEDA: the last
+    # active poll is t=30, zero at 630.
+    spec = "  maxReplicaCount: 10\n  cooldownPeriod: 600\n" + behavior
+    scenario = Scenario(
+        arrivals=Times([0.0] * messages + [20.0] * late),
+        pods=PodSpec(
+            startup="constant(50.5)",
+            service="constant(0.1)",
+            receive_batch_size=32,
+            pause_between_batches_s=0.0,
+        ),
+        scaler=ScalerSpec.from_yaml(scaledobject(spec, '        queueLength: "10"'), **overrides),
+    )
+    return events(run(scenario, seed=0))
+
+
+def test_a_scale_down_block_with_only_policies_keeps_the_300_s_window():
+    # scaleDown {policies: Pods 1 / 60 s}: window 300 s. Up at t=15: 40/10 -> 4 (limit 5).
+    # t=345: the last recommendation of 4 (t=45) has left the window: downRec 0, limited to
+    # one pod per 60 s: 4 -> 3; t=405: 3 -> 2; t=465: 2 -> 1. (A 0 s window: from t=60.)
+    got = _draining(_behavior(scale_down="{policies: [{type: Pods, value: 1, periodSeconds: 60}]}"))
+    assert got == [(0.0, 0, 1, "keda"), (15.0, 1, 4, "hpa"), (345.0, 4, 3, "hpa"),
+                   (405.0, 3, 2, "hpa"), (465.0, 2, 1, "hpa"), (630.0, 1, 0, "keda")]  # fmt: skip
+
+
+def test_a_scale_down_block_with_only_a_window_has_the_default_policy():
+    # scaleDown {stabilizationWindowSeconds: 0}: Percent 100 per 15 s. t=60: count 0 ->
+    # recommendation 0, floor(4 x 0) = 0 allowed, clamped to minReplicas 1: 4 -> 1.
+    got = _draining(_behavior(scale_down="{stabilizationWindowSeconds: 0}"))
+    assert got == [(0.0, 0, 1, "keda"), (15.0, 1, 4, "hpa"), (60.0, 4, 1, "hpa"),
+                   (630.0, 1, 0, "keda")]  # fmt: skip
+    # Two policies, selectPolicy absent = Max: the policy that allows the larger change
+    # (Percent 100 over Pods 1): the same events. Min: one pod per 15 s period (the step at
+    # t=60 is not within (60, 75], so t=75 starts from 3).
+    both = "policies: [{type: Pods, value: 1, periodSeconds: 15}, {type: Percent, value: 100, periodSeconds: 15}]"
+    assert _draining(_behavior(scale_down=f"{{stabilizationWindowSeconds: 0, {both}}}")) == got
+    assert _draining(
+        _behavior(scale_down=f"{{stabilizationWindowSeconds: 0, selectPolicy: Min, {both}}}")
+    ) == [(0.0, 0, 1, "keda"), (15.0, 1, 4, "hpa"), (60.0, 4, 3, "hpa"), (75.0, 3, 2, "hpa"),
+          (90.0, 2, 1, "hpa"), (630.0, 1, 0, "keda")]  # fmt: skip
+
+
+def test_the_hpa_tolerance_is_ten_percent_and_a_behavior_can_set_its_own():
+    # 40 messages, 4 more at t=20, behavior nil: t=15 1 -> 4 (40/10). t=30: ratio 44/(10 x 4)
+    # = 1.1, within the default tolerance 0.1 (inclusive): no change; held at 4 until t=360.
+    assert _draining("", late=4) == [(0.0, 0, 1, "keda"), (15.0, 1, 4, "hpa"),
+                                          (360.0, 4, 1, "hpa"), (630.0, 1, 0, "keda")]  # fmt: skip
+    # Tolerance 0: 1.1 is outside, ceil(4.4) = 5 at t=30 (limit 8), held at 5 until t=360.
+    assert _draining("", late=4, hpa_tolerance=0.0) == [
+        (0.0, 0, 1, "keda"), (15.0, 1, 4, "hpa"), (30.0, 4, 5, "hpa"), (360.0, 5, 1, "hpa"),
+        (630.0, 1, 0, "keda")]  # fmt: skip
+    # 55 messages with a behavior (scaleUp defaults): t=15 1 -> 5 (ceil 5.5 = 6, limit 5).
+    # t=30 ratio 55/50 = 1.1: held by the default tolerance; scaleUp.tolerance 0.05 lets
+    # ceil(5.5) = 6 through. Down at t=345 (default scaleDown window 300, Percent 100).
+    assert _draining(_behavior(scale_down="{stabilizationWindowSeconds: 300}"), messages=55) == [
+        (0.0, 0, 1, "keda"), (15.0, 1, 5, "hpa"), (345.0, 5, 1, "hpa"), (630.0, 1, 0, "keda")]  # fmt: skip
+    assert _draining(_behavior(scale_up="{tolerance: 0.05}"), messages=55) == [
+        (0.0, 0, 1, "keda"), (15.0, 1, 5, "hpa"), (30.0, 5, 6, "hpa"), (345.0, 6, 1, "hpa"),
+        (630.0, 1, 0, "keda")]  # fmt: skip

@@ -3,15 +3,19 @@ bounds, and a message is delivered again only after a visibility expiry or a pod
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import (
     Behavior,
+    Burst,
     Constant,
     Exponential,
     PodSpec,
     ScalerSpec,
+    ScalingPolicy,
     ScalingRules,
     Scenario,
     Times,
@@ -19,6 +23,7 @@ from sim import (
     run,
 )
 from sim._behavior import DEFAULT_SCALE_DOWN_POLICIES
+from sim._records import ScaleEvent
 
 durations = st.one_of(
     st.floats(0.5, 40).map(Constant),
@@ -30,19 +35,46 @@ startups = st.one_of(
 )
 
 
+# Small limits, so that they bind within a run of at most 40 messages and 8 replicas.
+policies = st.lists(
+    st.one_of(
+        st.builds(ScalingPolicy, st.just("Pods"), st.integers(1, 3), st.sampled_from([15, 60])),
+        st.builds(
+            ScalingPolicy, st.just("Percent"), st.integers(10, 60), st.sampled_from([15, 60])
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+)
+tolerances = st.one_of(st.none(), st.sampled_from([0.0, 0.05, 0.5]))
+
+
+def rules(window: st.SearchStrategy[int]) -> st.SearchStrategy[ScalingRules]:
+    return st.builds(
+        ScalingRules,
+        window,
+        st.sampled_from(["Max", "Min", "Disabled"]),
+        policies,
+        tolerances,
+    )
+
+
+behaviors = st.one_of(
+    st.none(),
+    st.builds(
+        lambda w: Behavior(scale_down=ScalingRules(w, "Max", DEFAULT_SCALE_DOWN_POLICIES)),
+        st.integers(0, 300),
+    ),
+    st.builds(Behavior, rules(st.integers(0, 120)), rules(st.integers(0, 300))),
+)
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
-    times = draw(st.lists(st.floats(0, 600), max_size=40))
+    # Spread over 10 minutes, or a burst that drives the desired count up at once.
+    times = draw(st.lists(st.floats(0, draw(st.sampled_from([600, 5]))), max_size=40))
     min_replicas = draw(st.integers(0, 2))
-    behavior = draw(
-        st.one_of(
-            st.none(),
-            st.builds(
-                lambda w: Behavior(scale_down=ScalingRules(w, "Max", DEFAULT_SCALE_DOWN_POLICIES)),
-                st.integers(0, 300),
-            ),
-        )
-    )
+    behavior = draw(behaviors)
     platform = (
         "kubernetes"
         if behavior is not None
@@ -59,6 +91,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         queue_length_strategy=draw(st.sampled_from(["all", "visibleonly"])),
         behavior=behavior,
         hpa_sync_period_s=draw(st.sampled_from([5.0, 15.0])),
+        hpa_tolerance=draw(st.sampled_from([0.0, 0.1, 0.5])),
         keda_poll_phase_s=draw(st.sampled_from([0.0, None])),
         hpa_sync_phase_s=draw(st.sampled_from([0.0, None])),
     )
@@ -114,8 +147,77 @@ def test_invariants(scenario: Scenario, seed: int):
                 (0, max(scaler.min_replicas, 1)),
                 (e.from_replicas, 0),
             )
+    check_hpa_limits(scaler, rec.scale_events)
     for row in rec.timeline:
         assert 0 <= row.ready_replicas <= row.replicas <= scaler.max_replicas
         assert row.visible + row.in_flight <= len(rec.messages)
     if rec.complete:
         assert rec.scale_events == [] or rec.scale_events[-1].to_replicas == scaler.min_replicas
+
+
+def _allowed(policy: ScalingPolicy, start: int, up: bool) -> int:
+    """The replicas one policy allows from ``start`` (autoscaling/v2, HPA controller)."""
+    if up:
+        return (
+            start + policy.value
+            if policy.type == "Pods"
+            else math.ceil(start * (1 + policy.value / 100))
+        )
+    return start - policy.value if policy.type == "Pods" else int(start * (1 - policy.value / 100))
+
+
+def check_hpa_limits(scaler: ScalerSpec, events: list[ScaleEvent]) -> None:
+    """Every HPA step within its direction's behavior: none when Disabled, else within what
+    the policies allow from the replicas at each period's start (selectPolicy Max: the most
+    any policy allows, Min: the least)."""
+    behavior = scaler.behavior
+    if behavior is None:
+        return
+    hpa_steps = [e for e in events if e.by == "hpa"]
+    for e in hpa_steps:
+        if not scaler.hpa_min_replicas <= e.from_replicas <= scaler.max_replicas:
+            continue  # bringing the count back within bounds is not rate-limited
+        up = e.to_replicas > e.from_replicas
+        rules_ = behavior.scale_up if up else behavior.scale_down
+        assert rules_.select_policy != "Disabled", (up, e)
+        allowed = []
+        for policy in rules_.policies:
+            # The replicas at the period's start: undo the HPA's own steps within it.
+            window = [w for w in hpa_steps if e.t - policy.period_s < w.t < e.t]
+            start = e.from_replicas - sum(w.to_replicas - w.from_replicas for w in window)
+            allowed.append(_allowed(policy, start, up))
+        pick = max if (rules_.select_policy == "Max") == up else min
+        if up:
+            assert e.to_replicas <= max(pick(allowed), e.from_replicas), (rules_, e, allowed)
+        else:
+            assert e.to_replicas >= min(pick(allowed), e.from_replicas), (rules_, e, allowed)
+
+
+@st.composite
+def limited_bursts(draw: st.DrawFn) -> Scenario:
+    """A burst of long messages and a small queueLength: the desired count jumps, so the
+    behavior's policies are what limit each step, up and then down."""
+    scaler = ScalerSpec(
+        max_replicas=draw(st.integers(3, 12)),
+        queue_length=draw(st.integers(1, 3)),
+        behavior=Behavior(draw(rules(st.integers(0, 60))), draw(rules(st.integers(0, 60)))),
+        hpa_tolerance=draw(st.sampled_from([0.0, 0.1, 0.5])),
+        polling_interval_s=draw(st.sampled_from([5.0, 30.0])),
+        cooldown_period_s=draw(st.sampled_from([0.0, 60.0])),
+    )
+    pods = PodSpec(
+        startup=Constant(draw(st.sampled_from([0.0, 10.0]))),
+        service=Constant(draw(st.sampled_from([20.0, 60.0]))),
+        receive_batch_size=1,
+    )
+    count = draw(st.integers(10, 40))
+    return Scenario(Burst(count, 0.0), pods, scaler, max_time_s=50_000.0)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(limited_bursts())
+def test_hpa_steps_keep_the_behavior_limits(scenario: Scenario) -> None:
+    result = run(scenario, 0)
+    assert isinstance(scenario.scaler, ScalerSpec)
+    assert result.records.complete
+    check_hpa_limits(scenario.scaler, result.records.scale_events)

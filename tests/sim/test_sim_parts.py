@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,8 @@ from sim import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
+# Student's t, two-sided 95 %: the 0.975 quantile by degrees of freedom (printed tables).
+T_975 = {2: 4.302653, 5: 2.570582}
 
 
 def test_arrival_specs(tmp_path: Path):
@@ -239,9 +242,16 @@ def test_simulate_aggregates_with_confidence_intervals():
     )
     result = simulate(scenario, seeds=6)
     summary = result.summary
-    assert len(result.runs) == 6
-    row = summary.loc["latency_p50_s"]
-    assert row["ci_low"] <= row["mean"] <= row["ci_high"] and row["n"] == 6
+    assert [r.seed for r in result.runs] == list(range(6))
+    for metric in ("latency_p50_s", "max_replicas", "replica_seconds"):
+        values = [run(scenario, seed).summary()[metric] for seed in range(6)]
+        mean, sd = statistics.fmean(values), statistics.stdev(values)
+        assert sd > 0, metric  # else the interval below would have no width to check
+        half = T_975[5] * sd / math.sqrt(6)
+        row = summary.loc[metric]
+        assert row["n"] == 6 and row["mean"] == pytest.approx(mean), metric
+        assert row["sd"] == pytest.approx(sd), metric
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((mean - half, mean + half)), metric
     with pytest.raises(ValueError):
         simulate(scenario, seeds=[])
 

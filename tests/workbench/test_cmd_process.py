@@ -17,7 +17,7 @@ import pytest
 from pipeline.items import ContentItem
 from pipeline.messages import build_message, encode_message
 from pipeline.storage import StorageAccount
-from workbench import cli, cmd_process, target
+from workbench import cli, cmd_process, connection
 from workbench.azurite import Azurite
 from workbench.errors import WorkbenchError
 
@@ -37,7 +37,7 @@ def main(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
 
 @pytest.fixture
 def no_background_azurite(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(target, "running_endpoint", lambda *a, **k: None)
+    monkeypatch.setattr(connection, "running_endpoint", lambda *a, **k: None)
 
 
 def _message(number: int) -> str:
@@ -111,11 +111,11 @@ def test_bad_arguments_are_one_line_errors(main, no_background_azurite, capsys, 
 def test_connection_falls_back_to_the_background_azurite(
     monkeypatch: pytest.MonkeyPatch, azurite: Azurite
 ):
-    monkeypatch.setattr(target, "running_endpoint", lambda *a, **k: azurite.endpoint)
+    monkeypatch.setattr(connection, "running_endpoint", lambda *a, **k: azurite.endpoint)
     assert cmd_process.connection_string_for("NO_SUCH_VAR_FOR_TEST") == azurite.connection_string
     monkeypatch.setenv("NO_SUCH_VAR_FOR_TEST", "AccountName=x;AccountKey=y")
     assert cmd_process.connection_string_for("NO_SUCH_VAR_FOR_TEST").startswith("AccountName=x")
-    monkeypatch.setattr(target, "running_endpoint", lambda *a, **k: None)
+    monkeypatch.setattr(connection, "running_endpoint", lambda *a, **k: None)
     monkeypatch.delenv("NO_SUCH_VAR_FOR_TEST")
     with pytest.raises(WorkbenchError, match="set NO_SUCH_VAR_FOR_TEST"):
         cmd_process.connection_string_for("NO_SUCH_VAR_FOR_TEST")

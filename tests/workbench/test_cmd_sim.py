@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+from sim import run  # noqa: E402
 from workbench import cmd_sim  # noqa: E402
 from workbench.errors import WorkbenchError  # noqa: E402
 
@@ -52,22 +56,47 @@ def test_simulate_seeds_platform_and_file_arrivals(tmp_path: Path):
     arrivals = tmp_path / "arrivals.csv"
     arrivals.write_text("enqueued_at\n" + "\n".join(str(i * 0.5) for i in range(60)) + "\n")
     out = tmp_path / "o.json"
-    code = cli(
+    argv = (
         "simulate", "--scaledobject", str(SHIPPED), "--arrivals", str(arrivals),
         "--service-time", "exponential(mean=5)", "--startup", "lognormal(mean=20,sd=5)",
         "--platform", "container-apps", "--seeds", "3", "--phase", "random", "--json", str(out),
     )  # fmt: skip
-    assert code == 0
+    assert cli(*argv) == 0
     data = json.loads(out.read_text())
     assert data["seeds"] == [0, 1, 2]
     assert data["summary"]["messages"] == 60
-    low, high = data["confidence_intervals"]["latency_p50_s"]
-    assert low <= data["summary"]["latency_p50_s"] <= high
+    # The interval is the t-interval of the three seeds' own runs (t(0.975, 2) = 4.3027).
+    parser = argparse.ArgumentParser(prog="workbench")
+    cmd_sim.register(parser.add_subparsers(dest="command"))
+    scenario = cmd_sim._build_scenario(parser.parse_args(list(argv)))
+    assert scenario.scaler.platform == "container-apps"  # type: ignore[union-attr]
+    for metric in ("latency_p50_s", "replica_seconds"):
+        values = [run(scenario, seed).summary()[metric] for seed in (0, 1, 2)]
+        mean, sd = statistics.fmean(values), statistics.stdev(values)
+        assert sd > 0 and data["summary"][metric] == pytest.approx(mean), metric
+        half = 4.302653 * sd / math.sqrt(3)
+        low, high = data["confidence_intervals"][metric]
+        assert (low, high) == pytest.approx((mean - half, mean + half)), metric
 
 
-def test_scaling_off(capsys: pytest.CaptureFixture[str]):
-    assert cli("simulate", "--replicas", "2", "--arrivals", "poisson:0.1:600") == 0
-    assert "scale events" not in capsys.readouterr().out
+def test_scaling_off(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """--replicas 2: two pods from t=0 (ready after the 30 s startup) to the end, whatever the
+    queue does, and no controller acting."""
+    out = tmp_path / "off.json"
+    assert cli("simulate", "--replicas", "2", "--arrivals", "poisson:0.1:600",
+               "--json", str(out)) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "scale events" not in printed
+    assert re.search(r"^  max_replicas +2$", printed, re.M), printed
+    data = json.loads(out.read_text())
+    summary = data["summary"]
+    assert data["scale_events"] == [] and summary["scale_events"] == 0
+    assert {row["replicas"] for row in data["timeline"]} == {2}
+    assert {row["ready_replicas"] for row in data["timeline"] if row["t"] >= 30} == {2}
+    assert summary["max_replicas"] == summary["pods_started"] == 2
+    assert summary["time_to_first_replica_ready_s"] == 30
+    assert summary["replica_seconds"] == pytest.approx(2 * summary["end_s"])
+    assert summary["unfinished"] == 0 and summary["messages"] > 40  # ~0.1/s for 600 s
 
 
 @pytest.mark.parametrize(

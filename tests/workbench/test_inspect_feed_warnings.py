@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from workbench._inspect import format_report, inspect_recording
+from workbench.inspection import format_report, inspect_recording
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 

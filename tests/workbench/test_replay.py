@@ -21,7 +21,7 @@ from workbench.replay import ReplayOptions, replay_recording
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "recordings" / "synthetic-tech"
 MODES = ("batch", "streaming")
-# PRODUCT.md section 5 names, as keys of every run and of each mode's total.
+# docs/metrics.md names, as keys of every run and of each mode's total.
 RUN_KEYS = {
     "time_to_first_item_queued_seconds",
     "first_item_limit_seconds",

@@ -228,11 +228,80 @@ def _verdicts(doc: dict[str, Any]) -> dict[str, str]:
         (_replay_doc(rates=(0.15, 0.16)), "deduplication", "FAIL"),  # the modes disagree
         (_replay_doc(peaks=(20.0, 19.9)), "smoother_arrivals", "PASS"),
         (_replay_doc(peaks=(20.0, 20.0)), "smoother_arrivals", "FAIL"),
+        (_replay_doc(rates=(0.20, 0.20)), "deduplication", "PASS"),  # the bounds are inclusive
+        (_replay_doc(rates=(0.21, 0.21)), "deduplication", "FAIL"),
+        (_replay_doc(peaks=(20.0, 20.1)), "smoother_arrivals", "FAIL"),
+        (_replay_doc(), "per_source_throughput", "PASS"),
         (_replay_doc(), "batch_fallback", "NOT RUN"),
     ],
 )
 def test_success_criteria(doc: dict[str, Any], criterion: str, verdict: str) -> None:
     assert _verdicts(doc)[criterion] == verdict
+
+
+def _without(doc: dict[str, Any], mode: str, *path: str) -> dict[str, Any]:
+    """``doc`` with the key at ``path`` of ``mode``'s total set to None."""
+    node = doc["modes"][mode]["total"]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = None
+    return doc
+
+
+def test_criteria_with_nothing_to_judge_are_a_dash_and_each_can_fail() -> None:
+    # No item queued in streaming: no worst first-item time, no peak to compare.
+    assert (
+        _verdicts(_without(_replay_doc(), "streaming", "time_to_first_item_queued_seconds_max"))[
+            "first_item"
+        ]
+        == "-"
+    )
+    assert (
+        _verdicts(_without(_replay_doc(), "batch", "peak_enqueue_rate_10s"))["smoother_arrivals"]
+        == "-"
+    )
+    assert (
+        _verdicts(_without(_replay_doc(), "streaming", "deduplication_hit_rate"))["deduplication"]
+        == "FAIL"
+    )
+    # One mode queued a content hash twice: no duplicate processing fails.
+    twice_in_batch = _replay_doc()
+    twice_in_batch["modes"]["batch"]["total"]["content_hashes_queued_twice"] = 2
+    assert _verdicts(twice_in_batch)["no_duplicates"] == "FAIL"
+    # A source without its throughput in one run.
+    unmeasured = _replay_doc()
+    del unmeasured["modes"]["streaming"]["runs"][1]["per_source"]["feed-a"][
+        "throughput_items_per_second"
+    ]
+    assert _verdicts(unmeasured)["per_source_throughput"] == "FAIL"
+    # Every criterion of the design is listed, in the design's order, judged or not.
+    assert list(_verdicts(_replay_doc())) == [
+        "first_item", "no_duplicates", "failing_source", "deduplication", "smoother_arrivals",
+        "per_source_throughput", "batch_fallback", "smoother_scaling", "even_work",
+        "rate_limits", "progress_logs",
+    ]  # fmt: skip
+
+
+def test_criteria_evidence_shows_the_numbers_judged() -> None:
+    doc = _replay_doc(streaming_errors=[{"a": {"parse": 2}, "b": {"timeout": 1}}, {}], twice=0)
+    doc["modes"]["streaming"]["total"]["processing"]["duplicates_absorbed"] = 3
+    evidence = {c.id: plain(c.evidence) for c in tables.success_criteria("x", doc)}
+    assert evidence["first_item"] == "worst run 0.75 s"
+    assert evidence["no_duplicates"] == (
+        "content hashes queued twice: batch 0, streaming 0; deliveries absorbed by the "
+        "processor's idempotency: batch 0, streaming 3"
+    )
+    assert evidence["failing_source"] == (
+        "3 source errors (`a:parse`, `b:timeout`); 1 of 1 runs with an error still queued items"
+    )
+    assert evidence["deduplication"] == "batch 0.15, streaming 0.15"
+    assert evidence["smoother_arrivals"] == "batch 20.00 items/s, streaming 5.00 items/s"
+    rows = tables.criteria_table("x", doc).rows
+    assert [plain(r[0]) for r in rows][:2] == [
+        "First item queued within 60 s (streaming, every run)",
+        "No duplicate processing",
+    ]
+    assert [r[1] for r in rows][:6] == ["PASS", "PASS", "PASS", "PASS", "PASS", "PASS"]
 
 
 def test_a_failing_source_that_stops_a_run_fails_the_criterion() -> None:

@@ -76,12 +76,13 @@ def test_a_latency_past_the_source_timeout_is_refused(
         generate(tmp_path / "slow", profile="slow")
 
 
-def test_cli_writes_the_shipped_design_scale_recording_and_readme(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("profile", ["design-scale", "stalled-feed"])
+def test_cli_writes_the_shipped_profile_recording_and_readme(
+    profile: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shipped = ROOT / "data" / "recordings" / "design-scale"
-    out = tmp_path / "design-scale"
-    assert main(["synth", "--profile", "design-scale", "--seed", "42", "--out", str(out)]) == 0
-    assert "profile design-scale, seed 42" in capsys.readouterr().out
+    shipped = ROOT / "data" / "recordings" / profile
+    out = tmp_path / profile
+    assert main(["synth", "--profile", profile, "--seed", "42", "--out", str(out)]) == 0
+    assert f"profile {profile}, seed 42" in capsys.readouterr().out
     for path in sorted(shipped.iterdir()):
         assert (out / path.name).read_bytes() == path.read_bytes(), path.name

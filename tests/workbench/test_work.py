@@ -9,7 +9,7 @@ from sim import parse_distribution
 from workbench.work import simulated_work
 
 # The first three handling times processor-1 drew with seed 0 from lognormal(mean=6,sd=2)
-# before this change, when the processor drew them itself (pipeline/service_time.py, numpy
+# when the processor still parsed and drew its service time itself (numpy
 # default_rng([seed, crc32(name)]), one scalar lognormal draw per item). A replay with the
 # same seeds must see the same times, so its numbers do not move.
 BEFORE = [5.471178581983802, 5.766493843386276, 5.931049169159512]

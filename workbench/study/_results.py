@@ -14,10 +14,22 @@ from workbench.paths import PROJECT_ROOT, RECORDINGS
 EXPLORE_FILE = "explore.json"
 REPLAY_FILE = "replay-{name}.json"
 SIMULATION_FILE = "simulation-{name}.json"
+ROLLOUT_FILE = "rollout-{name}.json"  # every rollout option on the recording
+FAULT_FILE = "rollout-fault-{name}.json"  # A/B on the fault recording
+RATE_FILE = "rate-limit-{name}.json"
+HAZARD_FILE = "hazard-{name}.json"
+TUNING_FILE = "tuning.json"
+RECOMMENDATION_FILE = "recommendation.json"
 WRITTEN_BY = {
     EXPLORE_FILE: "01-explore-recordings",
     REPLAY_FILE: "02-replay-batch-vs-streaming",
+    ROLLOUT_FILE: "02-replay-batch-vs-streaming",
+    FAULT_FILE: "02-replay-batch-vs-streaming",
+    RATE_FILE: "02-replay-batch-vs-streaming",
     SIMULATION_FILE: "03-simulate-keda",
+    HAZARD_FILE: "03-simulate-keda",
+    TUNING_FILE: "03-simulate-keda",
+    RECOMMENDATION_FILE: "03-simulate-keda",
 }
 
 

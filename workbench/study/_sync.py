@@ -4,9 +4,10 @@ event loop in the main thread."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
+
+from workbench.interrupt import call_in_thread
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -18,5 +19,5 @@ def call(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         asyncio.get_running_loop()
     except RuntimeError:
         return fn(*args, **kwargs)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn, *args, **kwargs).result()
+    # Interruptible: a kernel interrupt cancels a replay there and waits for its clean-up.
+    return call_in_thread(fn, *args, **kwargs)

@@ -119,8 +119,9 @@ def execute_notebooks(
                 stderr_file=stream,
                 cwd=source_dir,
                 # The kernel's own log (not the cells' output) is noise here, e.g. a warning
-                # that its loopback TCP is not encrypted.
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                # that its loopback TCP is not encrypted, or a reply it could not send once an
+                # interrupted report had closed its channels (cell errors come through papermill).
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except PapermillExecutionError as exc:
             cell = _source_cell_number(source, exc.source)

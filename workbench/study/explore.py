@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,10 @@ from pipeline.recording import (
     Recording,
     first_item_limit_seconds,
     replay_run,
-    replay_run_sequential,
 )
-from workbench._inspect import DEFAULT_SPEED, run_document
+from workbench.inspection import DEFAULT_SPEED, dedup_summary, run_document
 from workbench.study import _sync
 from workbench.study._results import EXPLORE_FILE, Results, recording_paths, shown_path
-
-# A dedup key's prefix (``ContentItem.dedup_keys``) and the word the report uses for it.
-KEY_KINDS = {"id": "id", "url": "link", "hash": "text"}
 
 
 def explore_recordings(
@@ -60,7 +55,8 @@ def _sources_quiet() -> Iterator[None]:
 
 def explore_recording(path: str | Path, speed: float = DEFAULT_SPEED) -> dict[str, Any]:
     """Per run: per-source counters, when each source's items became available, the first-item
-    limit, and how the run's items overlap with earlier runs (by key kind)."""
+    limit, and how the run's items overlap with earlier runs (duplicates by key kind, per
+    source, with examples: ``workbench.inspection.dedup_summary``)."""
     with _sources_quiet():
         return _explore(Recording.open(path), speed)
 
@@ -74,9 +70,9 @@ def _explore(recording: Recording, speed: float) -> dict[str, Any]:
         doc["concurrent_collection_seconds"] = doc.pop("duration_s")
         doc["accepted_at"] = {name: list(times) for name, times in result.accepted_at.items()}
         runs.append(doc)
-    overlap = overlap_by_key_kind(recording)
-    for doc, run_overlap in zip(runs, overlap, strict=True):
-        doc["overlap"] = run_overlap
+    dedup = dedup_summary(recording)
+    for doc, run_dedup in zip(runs, dedup["runs"], strict=True):
+        doc["overlap"] = _overlap(run_dedup)
     collected = sum(r["overlap"]["items_collected"] for r in runs)
     duplicates = sum(r["overlap"]["duplicates"] for r in runs)
     return {
@@ -87,45 +83,24 @@ def _explore(recording: Recording, speed: float) -> dict[str, Any]:
         "items_collected": collected,
         "duplicates": duplicates,
         "deduplication_hit_rate": duplicates / collected if collected else 0.0,
+        # Over all runs: duplicates by key kind, per source, and examples (docs/dedup.md).
+        "deduplication": {
+            key: dedup[key] for key in ("key_order", "by_key", "per_source", "examples")
+        },
     }
 
 
-def overlap_by_key_kind(recording: Recording) -> list[dict[str, Any]]:
-    """Per run, in configuration order: items, duplicates (an item whose key was seen in this
-    run or, as the history keeps the keys of new items, in an earlier run), and which kinds of
-    key matched (an item may match by several)."""
-    seen: set[str] = set()
-    out = []
-    for run in recording.runs:
-        result = asyncio.run(replay_run_sequential(recording, run.index))
-        run_seen: set[str] = set()
-        new_keys: set[str] = set()
-        by_kind: Counter[str] = Counter()
-        earlier = within = 0
-        items = result.all_items()
-        for item in items:
-            keys = item.dedup_keys()
-            matched = [k for k in keys if k in seen or k in run_seen]
-            if matched:
-                if any(k in seen for k in matched):
-                    earlier += 1
-                else:
-                    within += 1
-                by_kind.update({KEY_KINDS[k.split(":", 1)[0]] for k in matched})
-            else:
-                new_keys.update(keys)
-            run_seen.update(keys)
-        seen |= new_keys
-        duplicates = earlier + within
-        out.append(
-            {
-                "items_collected": len(items),
-                "duplicates": duplicates,
-                "duplicates_seen_in_earlier_runs": earlier,
-                "duplicates_within_run": within,
-                "duplicates_by_key": {kind: by_kind.get(kind, 0) for kind in KEY_KINDS.values()},
-                "deduplication_hit_rate": duplicates / len(items) if items else 0.0,
-                "sequential_collection_seconds": result.duration_s,
-            }
-        )
-    return out
+def _overlap(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's entry of ``dedup_summary`` under the names the overlap table reads."""
+    collected = run["items_collected"]
+    return {
+        "items_collected": collected,
+        "duplicates": run["duplicates"],
+        "duplicates_seen_in_earlier_runs": run["duplicates_seen_in_earlier_runs"],
+        "duplicates_within_run": run["duplicates_within_run"],
+        "duplicates_by_key": run["by_key"],
+        "deduplication_hit_rate": run["duplicates"] / collected if collected else 0.0,
+        "sequential_collection_seconds": run["sequential_collection_seconds"],
+        "per_source": run["per_source"],
+        "examples": run["examples"],
+    }

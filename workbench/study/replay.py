@@ -18,8 +18,7 @@ import pipeline
 from pipeline.collect import CollectorOptions
 from sim import parse_distribution
 from workbench import replay as replay_harness
-from workbench.cmd_replay import run_replay
-from workbench.replay import MODES, ReplayOptions
+from workbench.replay import MODES, ReplayOptions, run_replay
 from workbench.study import _sync
 from workbench.study._results import REPLAY_FILE, Results, recording_paths, shown_path
 
@@ -116,7 +115,7 @@ def replay_recordings(
                 seed=seed,
             )
             progress(f"{recording.name}: replaying both modes at speed {speed:g}")
-            doc = _sync.call(run_replay, recording, MODES, options)
+            doc = _sync.call(run_replay, recording, MODES, options, progress)
             doc["recording"] = shown_path(recording)
             doc["replay_settings"] = settings
             results.save(REPLAY_FILE, doc, recording.name)

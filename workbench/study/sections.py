@@ -3,8 +3,8 @@
 A section is a :class:`SectionSpec` in ``SECTIONS``: the result files it reads (per recording)
 and a builder that turns them into a ``Section`` (text, tables, figures; every number a
 ``Num``). A new study adds its notebook's result file, a builder and one line in ``SECTIONS``;
-the summary at the top is a function of the results (``summary_section``), with its headline
-numbers listed in ``HEADLINES``.
+the summary at the top is a function of the results (``summary.summary_section``), with its
+headline numbers listed in ``summary.HEADLINES``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.items import MIN_TEXT_KEY_WORDS
 from workbench import plots
 from workbench.errors import WorkbenchError
 from workbench.replay import MODES
@@ -29,21 +30,26 @@ from workbench.report import (
     Paragraph,
     Report,
     Section,
-    Table,
     Text,
-    improvement,
     plain,
 )
-from workbench.study import tables
+from workbench.study import decision_sections, explore_tables, rollout_sections, tables
 from workbench.study._results import (
     EXPLORE_FILE,
+    HAZARD_FILE,
+    RATE_FILE,
     REPLAY_FILE,
+    ROLLOUT_FILE,
     SIMULATION_FILE,
+    TUNING_FILE,
     WRITTEN_BY,
     Results,
     recording_paths,
     shown_path,
 )
+from workbench.study.decision_sections import criteria_of
+from workbench.study.numbers import replay_total_num, simulated_num
+from workbench.study.summary import summary_section
 
 REPORT_TITLE = "Rollout report: batch or streaming collection"
 
@@ -105,19 +111,6 @@ def _figure(
     )
 
 
-def _total_num(rec: str, replay: dict[str, Any], mode: str, *path: str) -> Num:
-    value: Any = replay["modes"][mode]["total"]
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return Num(("replay", rec, mode, *path), value)
-
-
-def _sim_num(rec: str, sim: dict[str, Any], mode: str, metric: str, stat: str = "mean") -> Num:
-    return Num(
-        ("simulation", rec, mode, metric, stat), sim["modes"][mode].get(metric, {}).get(stat)
-    )
-
-
 def _whole(value: Any) -> Any:
     """A whole float as an int, so that it shows as one (a speed of 20, not 20.00)."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -170,8 +163,8 @@ def recordings_section(ctx: Context) -> Section:
                     ").",
                 ]
             ),
-            tables.recording_runs_table(rec, doc),
-            tables.recording_sources_table(rec, doc),
+            explore_tables.recording_runs_table(rec, doc),
+            explore_tables.recording_sources_table(rec, doc),
             _figure(
                 f"{rec}-source-timelines",
                 [
@@ -186,9 +179,30 @@ def recordings_section(ctx: Context) -> Section:
                 note="One dot per item, at the time its page was parsed with every source "
                 "started at once; dotted line: the run's first-item limit.",
             ),
-            tables.overlap_table(rec, doc),
+            explore_tables.overlap_table(rec, doc),
         ]
     return Section("recordings", "The recordings", blocks)
+
+
+def duplicates_section(ctx: Context) -> Section:
+    """Notebook 01's view of the duplicates by key kind: per source and examples (not in the
+    report, whose overlap table gives the counts per run)."""
+    blocks: list[Block] = [
+        Paragraph(
+            "An item is a duplicate when its id, its link or (from "
+            f"{MIN_TEXT_KEY_WORDS} words of title and body) its text was seen in an earlier run "
+            "or earlier in the run; it counts under the first kind that matched, in the order "
+            "id, link, text (`docs/dedup.md`)."
+        )
+    ]
+    for rec in ctx.recordings:
+        doc = ctx.explore(rec)
+        blocks += [
+            Heading(rec),
+            explore_tables.dedup_sources_table(rec, doc),
+            explore_tables.dedup_examples_table(rec, doc),
+        ]
+    return Section("duplicates", "Duplicates by key kind", blocks)
 
 
 # -- 02: the replay --------------------------------------------------------------------------
@@ -198,9 +212,11 @@ def replay_section(ctx: Context) -> Section:
         replay = ctx.replay(rec)
         sim = ctx.simulation(rec)
         key: Key = ("replay", rec)
-        first = [_total_num(rec, replay, m, "time_to_first_item_queued_seconds") for m in MODES]
-        peak = [_total_num(rec, replay, m, "peak_enqueue_rate_10s") for m in MODES]
-        rate = [_total_num(rec, replay, m, "throughput_items_per_second") for m in MODES]
+        first = [
+            replay_total_num(rec, replay, m, "time_to_first_item_queued_seconds") for m in MODES
+        ]
+        peak = [replay_total_num(rec, replay, m, "peak_enqueue_rate_10s") for m in MODES]
+        rate = [replay_total_num(rec, replay, m, "throughput_items_per_second") for m in MODES]
         blocks += [
             Heading(rec),
             Paragraph(
@@ -216,7 +232,7 @@ def replay_section(ctx: Context) -> Section:
                 ]
             ),
             tables.comparison_table(rec, replay, sim),
-            tables.criteria_table(rec, replay),
+            tables.criteria_table(rec, replay, criteria_of(ctx, rec)),
             _figure(
                 f"{rec}-items-queued",
                 [
@@ -259,7 +275,9 @@ def replay_section(ctx: Context) -> Section:
             ),
         ]
         if replay.get("processors"):
-            p95 = [_total_num(rec, replay, m, "processing", "latency_p95_seconds") for m in MODES]
+            p95 = [
+                replay_total_num(rec, replay, m, "processing", "latency_p95_seconds") for m in MODES
+            ]
             title: list[Inline] = [
                 "End-to-end latency p95: batch ",
                 p95[0],
@@ -293,10 +311,10 @@ def simulation_section(ctx: Context) -> Section:
         key: Key = ("simulation", rec)
         seeds = Num((*key, "seeds"), st["seeds"])
         offsets = run_offsets_s(replay)
-        depth = [_sim_num(rec, sim, m, "peak_queue_depth") for m in MODES]
-        replicas = [_sim_num(rec, sim, m, "max_replicas") for m in MODES]
-        ttfp = [_sim_num(rec, sim, m, "time_to_first_item_processed_s") for m in MODES]
-        p95 = [_sim_num(rec, sim, m, "latency_p95_s") for m in MODES]
+        depth = [simulated_num(rec, sim, m, "peak_queue_depth") for m in MODES]
+        replicas = [simulated_num(rec, sim, m, "max_replicas") for m in MODES]
+        ttfp = [simulated_num(rec, sim, m, "run_first_item_processed_s") for m in MODES]
+        p95 = [simulated_num(rec, sim, m, "latency_p95_s") for m in MODES]
         timeline_seed = Num((*key, "timeline_seed"), sim["timeline"][MODES[0]]["seed"])
         queue_title: list[Inline] = [
             "Peak queue depth: batch ",
@@ -331,7 +349,12 @@ def simulation_section(ctx: Context) -> Section:
                     Num((*key, "concurrency"), st["concurrency"]),
                     f" messages at once, each in `{st['service']}` s; ",
                     seeds,
-                    " seeds.",
+                    " seeds. Each run's arrivals start at the run's real offset from the first "
+                    "(its start time in the recording). KEDA's poll and the HPA's sync phases are "
+                    "drawn per seed, uniform over their periods: ",
+                    sim.get("phases_why", ""),
+                    " Per-run metrics are measured from each run's start (or its first item "
+                    "queued) and averaged over the runs of a seed.",
                 ]
             ),
             tables.simulation_table(rec, sim),
@@ -363,7 +386,7 @@ def simulation_section(ctx: Context) -> Section:
 
 
 SEED_METRICS = (
-    ("time_to_first_item_processed_s", "time to first item processed (s)"),
+    ("run_first_item_processed_s", "time to first item processed, mean of runs (s)"),
     ("latency_p95_s", "end-to-end latency p95 (s)"),
 )
 
@@ -396,127 +419,13 @@ SECTIONS: list[SectionSpec] = [
     SectionSpec("recordings", recordings_section, (EXPLORE_FILE,)),
     SectionSpec("replay", replay_section, (REPLAY_FILE,)),
     SectionSpec("simulation", simulation_section, (REPLAY_FILE, SIMULATION_FILE)),
+    SectionSpec("rollout", rollout_sections.rollout_section, (ROLLOUT_FILE,), optional=True),
+    SectionSpec("rate_limit", rollout_sections.rate_limit_section, (RATE_FILE,), optional=True),
+    SectionSpec(
+        "hazards", rollout_sections.hazard_section, (HAZARD_FILE, RATE_FILE), optional=True
+    ),
+    SectionSpec("tuning", decision_sections.tuning_section, (TUNING_FILE,), optional=True),
 ]
-
-
-# -- the summary -----------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Headline:
-    id: str
-    label: str
-    unit: str
-    better: str
-    read: Callable[[Context, str, str], Num]  # (ctx, recording, mode) -> the number
-
-
-def _simulated(ctx: Context, rec: str) -> dict[str, Any]:
-    sim = ctx.simulation(rec)
-    if sim is None:
-        raise WorkbenchError("the summary needs the simulation results")
-    return sim
-
-
-HEADLINES: list[Headline] = [
-    Headline(
-        "first_item_queued",
-        "Time to first item queued, mean of runs",
-        "s",
-        "lower",
-        lambda ctx, rec, m: _total_num(
-            rec, ctx.replay(rec), m, "time_to_first_item_queued_seconds"
-        ),
-    ),
-    Headline(
-        "peak_enqueue_rate",
-        "Peak enqueue rate, mean of runs",
-        "items/s",
-        "lower",
-        lambda ctx, rec, m: _total_num(rec, ctx.replay(rec), m, "peak_enqueue_rate_10s"),
-    ),
-    Headline(
-        "first_item_processed_simulated",
-        "Time to first item processed (simulated, mean of seeds)",
-        "s",
-        "lower",
-        lambda ctx, rec, m: _sim_num(
-            rec, _simulated(ctx, rec), m, "time_to_first_item_processed_s"
-        ),
-    ),
-]
-
-# The criteria streaming must pass on every recording to be recommended: what the design
-# promises and what must never break. The others are conditions of the rollout.
-REQUIRED_CRITERIA = ("first_item", "no_duplicates", "failing_source")
-
-
-def summary_section(ctx: Context) -> Section:
-    """The decision and the numbers it rests on, from the results of every recording."""
-    criteria = {rec: tables.success_criteria(rec, ctx.replay(rec)) for rec in ctx.recordings}
-    required_ok = all(
-        c.verdict in ("PASS", "-")
-        for cs in criteria.values()
-        for c in cs
-        if c.id in REQUIRED_CRITERIA
-    )
-    failing = [(rec, c) for rec, cs in criteria.items() for c in cs if c.verdict == "FAIL"]
-    not_run = {c.id: c.name for cs in criteria.values() for c in cs if c.verdict == "NOT RUN"}
-    judged = [c for cs in criteria.values() for c in cs if c.verdict in ("PASS", "FAIL")]
-    passed = sum(1 for c in judged if c.verdict == "PASS")
-
-    decision = "Move the collector to streaming." if required_ok else "Keep batch for now."
-    blocks: list[Block] = [
-        Paragraph(
-            [
-                f"**Recommendation: {decision}** Rule: streaming is recommended when, on every "
-                "recording, it queues its first item within ",
-                tables.FIRST_ITEM_TARGET_S,
-                " s in every run, queues no content hash twice, and a failing source does not "
-                "stop the others; every other failing criterion becomes a condition of the rollout. ",
-                Num(("summary", "criteria_passed"), passed),
-                " of ",
-                Num(("summary", "criteria_judged"), len(judged)),
-                " judged criteria pass (",
-                Num(("summary", "recordings"), len(ctx.recordings)),
-                " recording)." if len(ctx.recordings) == 1 else " recordings).",
-            ]
-        ),
-    ]
-    if failing:
-        blocks.append(Paragraph("Conditions before the rollout (criteria that fail):"))
-        blocks.append(Bullets([[f"{rec}: ", c.name, " - ", c.evidence] for rec, c in failing]))
-    if not_run:
-        blocks.append(
-            Paragraph(
-                "Not decided by this report yet: the rollout option, the send rate limit and the "
-                "scaler settings; criteria not evaluated: "
-                + "; ".join(plain(name) for name in not_run.values())
-                + "."
-            )
-        )
-    rows: list[list[Text]] = []
-    for headline in HEADLINES:
-        for rec in ctx.recordings:
-            nums = [headline.read(ctx, rec, m) for m in MODES]
-            ratio_key = ("summary", rec, "streaming_vs_batch", headline.id)
-            rows.append(
-                [
-                    headline.label,
-                    rec,
-                    headline.unit,
-                    *nums,
-                    improvement(nums[0].value, nums[1].value, headline.better, ratio_key),
-                ]
-            )
-    blocks.append(
-        Table(
-            ["Headline number", "Recording", "Unit", "Batch", "Streaming", "Streaming vs batch"],
-            rows,
-            source="`replay-<rec>.json`: `modes.<mode>.total`; `simulation-<rec>.json`: "
-            "`modes.<mode>.<metric>.mean`",
-            numeric=[False, False, False, True, True, False],
-        )
-    )
-    return Section("summary", "Summary", blocks)
 
 
 # -- assembly --------------------------------------------------------------------------------

@@ -12,8 +12,15 @@ from typing import Any
 
 from sim import simulate
 from workbench.errors import WorkbenchError
+from workbench.paths import SCALEDOBJECT
 from workbench.replay import MODES
-from workbench.simreport import SimulationSettings, scenario, simulate_modes
+from workbench.simreport import (
+    SimulationSettings,
+    per_run_metrics,
+    read_replay_arrivals,
+    scenario,
+    simulate_modes,
+)
 from workbench.study._results import REPLAY_FILE, SIMULATION_FILE, Results, recording_paths
 
 DEFAULT_STARTUP = "lognormal(mean=30,sd=10)"  # pod start-up time the report simulates (s)
@@ -35,6 +42,25 @@ def _changes_only(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return keep
 
 
+def simulation_settings(
+    *,
+    seeds: int,
+    service_time: str,
+    startup: str,
+    processor_concurrency: int = 4,
+    scaledobject: str | Path = SCALEDOBJECT,
+) -> SimulationSettings:
+    """The simulation of the report (notebook 03's parameters; the send-limit sweep of 02 uses it too)."""
+    return SimulationSettings(
+        scaledobject=Path(scaledobject),
+        service=service_time,
+        startup=startup,
+        concurrency=processor_concurrency,
+        receive_batch_size=processor_concurrency,
+        seeds=seeds,
+    )
+
+
 def simulate_recording(
     replay_json: Path,
     *,
@@ -45,13 +71,12 @@ def simulate_recording(
     seeds: int,
 ) -> dict[str, Any]:
     """Summary per mode (``simulate_modes``), each seed's summary, and seed 0's timeline."""
-    settings = SimulationSettings(
-        scaledobject=Path(scaledobject),
-        service=service_time,
-        startup=startup,
-        concurrency=concurrency,
-        receive_batch_size=concurrency,
+    settings = simulation_settings(
         seeds=seeds,
+        service_time=service_time,
+        startup=startup,
+        processor_concurrency=concurrency,
+        scaledobject=scaledobject,
     )
     doc = simulate_modes(replay_json, list(MODES), settings)
     doc["per_seed"], doc["timeline"], doc["scale_events"] = {}, {}, {}
@@ -60,8 +85,15 @@ def simulate_recording(
             result = simulate(scenario(replay_json, mode, settings), seeds)
         except ValueError as exc:
             raise WorkbenchError(f"simulation: {exc}") from None
+        offsets = [offset for offset, _ in read_replay_arrivals(replay_json, mode)]
         doc["per_seed"][mode] = [
-            {"seed": run.seed, **{k: _num(v) for k, v in run.summary().items()}}
+            {
+                "seed": run.seed,
+                **{
+                    k: _num(v)
+                    for k, v in {**run.summary(), **per_run_metrics(run, offsets)}.items()
+                },
+            }
             for run in result.runs
         ]
         shown = result.runs[TIMELINE_SEED]

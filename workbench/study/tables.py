@@ -26,7 +26,7 @@ PEAK_WINDOW_S = Num(("definitions", "peak_enqueue_window_s"), 10)
 CONFIDENCE_PERCENT = Num(("definitions", "confidence_percent"), 95)
 
 
-def _get(doc: Any, path: Sequence[str]) -> Any:
+def get_path(doc: Any, path: Sequence[str]) -> Any:
     for key in path:
         if not isinstance(doc, dict) or key not in doc:
             return None
@@ -35,7 +35,7 @@ def _get(doc: Any, path: Sequence[str]) -> Any:
 
 
 def _total(replay: dict[str, Any], mode: str) -> dict[str, Any]:
-    return _get(replay, ("modes", mode, "total")) or {}
+    return get_path(replay, ("modes", mode, "total")) or {}
 
 
 # -- the design's comparison ----------------------------------------------------------------
@@ -50,7 +50,7 @@ class Row:
 
 
 def _runs_with_errors(replay: dict[str, Any], mode: str) -> tuple[int, int]:
-    runs = _get(replay, ("modes", mode, "runs")) or []
+    runs = get_path(replay, ("modes", mode, "runs")) or []
     failing = [r for r in runs if any(r.get("errors", {}).values())]
     return len(failing), sum(1 for r in failing if r.get("items_queued", 0) > 0)
 
@@ -74,8 +74,9 @@ COMPARISON_ROWS: tuple[Row, ...] = (
     Row("Queue load pattern", ["Peak enqueue rate over any ", PEAK_WINDOW_S, " s, mean"], ("peak_enqueue_rate_10s",), "items/s", "lower"),
     Row("Queue load pattern", "Coefficient of variation of gaps, mean", ("gap_cv",), "", "lower"),
     Row("Queue load pattern", "Throughput, mean", ("throughput_items_per_second",), "items/s", "higher"),
-    Row("KEDA scaling (simulated)", "Time to first replica ready", ("time_to_first_replica_ready_s",), "s", "lower", True),
-    Row("KEDA scaling (simulated)", "Time to first item processed", ("time_to_first_item_processed_s",), "s", "lower", True),
+    Row("KEDA scaling (simulated)", "Time to first replica ready from each run's start, mean of runs", ("run_first_replica_ready_s",), "s", "lower", True),
+    Row("KEDA scaling (simulated)", "Time to first item processed from each run's start, mean of runs", ("run_first_item_processed_s",), "s", "lower", True),
+    Row("KEDA scaling (simulated)", "First item queued to first replica ready, mean of runs", ("queued_to_replica_ready_s",), "s", "lower", True),
     Row("KEDA scaling (simulated)", "Max replicas", ("max_replicas",), "", "lower", True),
     Row("KEDA scaling (simulated)", "Scale events", ("scale_events",), "", "lower", True),
     Row("KEDA scaling (simulated)", "Replica-seconds (cost)", ("replica_seconds",), "s", "lower", True),
@@ -107,12 +108,13 @@ def comparison_table(
             if simulation is None:
                 continue
             metric = row.path[0]
-            values = [_get(simulation, ("modes", m, metric, "mean")) for m in MODES]
+            values = [get_path(simulation, ("modes", m, metric, "mean")) for m in MODES]
             keys = [("simulation", rec, m, metric, "mean") for m in MODES]
             ratio_key: Key = ("simulation", rec, "streaming_vs_batch", metric)
         else:
             values = [
-                _get({**_total(replay, m), **_derived_totals(replay, m)}, row.path) for m in MODES
+                get_path({**_total(replay, m), **_derived_totals(replay, m)}, row.path)
+                for m in MODES
             ]
             keys = [("replay", rec, m, *row.path) for m in MODES]
             ratio_key = ("replay", rec, "streaming_vs_batch", *row.path)
@@ -158,7 +160,7 @@ def per_run_table(rec: str, replay: dict[str, Any]) -> Table:
                     n("peak_enqueue_rate_10s", run["peak_enqueue_rate_10s"]),
                     Num(
                         ("replay", rec, mode, "runs", i, "processing", "latency_p95_seconds"),
-                        _get(run, ("processing", "latency_p95_seconds")),
+                        get_path(run, ("processing", "latency_p95_seconds")),
                     ),
                 ]
             )
@@ -193,11 +195,11 @@ def per_source_table(rec: str, replay: dict[str, Any]) -> Table:
             )
             cells["rate"].append(
                 Num((*key, "throughput_items_per_second_mean"),
-                    _mean([r.get("throughput_items_per_second") for r in runs]))
+                    mean_present([r.get("throughput_items_per_second") for r in runs]))
             )  # fmt: skip
             cells["first"].append(
                 Num((*key, "time_to_first_item_queued_seconds_mean"),
-                    _mean([r.get("time_to_first_item_queued_seconds") for r in runs]))
+                    mean_present([r.get("time_to_first_item_queued_seconds") for r in runs]))
             )  # fmt: skip
         rows.append([name, types[name], *cells["queued"], *cells["rate"], *cells["first"]])
     return Table(
@@ -216,7 +218,7 @@ def started(value: Any) -> str:
     return text[:16] if len(text) >= 16 else text
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
+def mean_present(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return statistics.fmean(present) if present else None
 
@@ -230,7 +232,7 @@ class Criterion:
     evidence: Text
 
 
-def _verdict(ok: bool | None) -> str:
+def verdict(ok: bool | None) -> str:
     return "-" if ok is None else ("PASS" if ok else "FAIL")
 
 
@@ -239,7 +241,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
     evaluate yet are listed as NOT RUN."""
 
     def total(mode: str, *path: str) -> Num:
-        return Num(("replay", rec, mode, *path), _get(_total(replay, mode), path))
+        return Num(("replay", rec, mode, *path), get_path(_total(replay, mode), path))
 
     out: list[Criterion] = []
     worst = total("streaming", "time_to_first_item_queued_seconds_max")
@@ -247,7 +249,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
         Criterion(
             "first_item",
             ["First item queued within ", FIRST_ITEM_TARGET_S, " s (streaming, every run)"],
-            _verdict(None if worst.value is None else worst.value < FIRST_ITEM_TARGET_S.value),  # type: ignore[operator]
+            verdict(None if worst.value is None else worst.value < FIRST_ITEM_TARGET_S.value),  # type: ignore[operator]
             ["worst run ", worst, " s"],
         )
     )
@@ -264,7 +266,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
                      ", streaming ", absorbed[1]]  # fmt: skip
     out.append(
         Criterion("no_duplicates", "No duplicate processing",
-                  _verdict(all(t.value == 0 for t in twice)), evidence)
+                  verdict(all(t.value == 0 for t in twice)), evidence)
     )  # fmt: skip
     errors = _total(replay, "streaming").get("errors", {})
     failing, queued = _runs_with_errors(replay, "streaming")
@@ -274,7 +276,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
             Criterion(
                 "failing_source",
                 "A failing source does not stop the others",
-                _verdict(queued == failing),
+                verdict(queued == failing),
                 [Num(("replay", rec, "streaming", "source_errors"), sum(errors.values())),
                  f" source errors ({kinds}); ",
                  Num(("replay", rec, "streaming", "runs_with_source_errors_that_queued"), queued),
@@ -295,7 +297,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
             "deduplication",
             ["Deduplication against the history: hit rate between ", DEDUP_RATE_LOW, " and ",
              DEDUP_RATE_HIGH, ", equal in both modes"],
-            _verdict(in_range and rates[0].value == rates[1].value),
+            verdict(in_range and rates[0].value == rates[1].value),
             ["batch ", rates[0], ", streaming ", rates[1]],
         )
     )  # fmt: skip
@@ -304,7 +306,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
         Criterion(
             "smoother_arrivals",
             ["Smoother arrivals (lower peak enqueue rate over ", PEAK_WINDOW_S, " s)"],
-            _verdict(None if None in (peaks[0].value, peaks[1].value)
+            verdict(None if None in (peaks[0].value, peaks[1].value)
                      else peaks[1].value < peaks[0].value),  # type: ignore[operator]
             ["batch ", peaks[0], " items/s, streaming ", peaks[1], " items/s"],
         )
@@ -316,7 +318,7 @@ def success_criteria(rec: str, replay: dict[str, Any]) -> list[Criterion]:
     )
     out.append(
         Criterion("per_source_throughput", "Per-source throughput measured",
-                  _verdict(rates_by_source), "items/s per source in every run (per-source table)")
+                  verdict(rates_by_source), "items/s per source in every run (per-source table)")
     )  # fmt: skip
     for cid, name in NOT_EVALUATED:
         out.append(Criterion(cid, name, "NOT RUN", "not evaluated by this report yet"))
@@ -333,10 +335,14 @@ NOT_EVALUATED = (
 )
 
 
-def criteria_table(rec: str, replay: dict[str, Any]) -> Table:
+def criteria_table(
+    rec: str, replay: dict[str, Any], criteria: Sequence[Criterion] | None = None
+) -> Table:
+    """The criteria (default: the replay's own) as a table."""
+    shown = success_criteria(rec, replay) if criteria is None else criteria
     return Table(
         ["Criterion", "Result", "Evidence"],
-        [[c.name, c.verdict, c.evidence] for c in success_criteria(rec, replay)],
+        [[c.name, c.verdict, c.evidence] for c in shown],
         source=f"`replay-{rec}.json`: `modes.<mode>.total`, `modes.<mode>.runs[i]`",
         numeric=[False, False, False],
     )
@@ -350,7 +356,7 @@ def simulation_table(rec: str, simulation: dict[str, Any]) -> Table:
         cells: list[Text] = []
         means = []
         for mode in MODES:
-            stats = _get(simulation, ("modes", mode, metric)) or {}
+            stats = get_path(simulation, ("modes", mode, metric)) or {}
             key: Key = ("simulation", rec, mode, metric)
             mean = Num((*key, "mean"), stats.get("mean"))
             means.append(mean.value)
@@ -360,7 +366,7 @@ def simulation_table(rec: str, simulation: dict[str, Any]) -> Table:
             )  # fmt: skip
         ratio = improvement(*means, better, ("simulation", rec, "streaming_vs_batch", metric))
         rows.append([label, unit, *cells, ratio])
-    seeds = Num(("simulation", rec, "seeds"), _get(simulation, ("settings", "seeds")))
+    seeds = Num(("simulation", rec, "seeds"), get_path(simulation, ("settings", "seeds")))
     return Table(
         ["Metric", "Unit", "Batch", "Streaming", "Streaming vs batch"],
         rows,
@@ -378,7 +384,7 @@ def scale_events_table(
     rows: list[list[Text]] = []
     for mode in MODES:
         by_run: dict[int, list[Inline]] = {}
-        shown = _get(simulation, ("scale_events", mode)) or {}
+        shown = get_path(simulation, ("scale_events", mode)) or {}
         for j, event in enumerate(shown.get("events", [])):
             run = max((i for i, o in enumerate(run_offsets_s) if o <= event["t"]), default=0)
             key: Key = ("simulation", rec, mode, "scale_events_seed", j)
@@ -395,7 +401,7 @@ def scale_events_table(
         for run, cell in sorted(by_run.items()):
             rows.append([mode, Num(("simulation", rec, mode, "scale_event_runs", run), run), cell])
     seed = Num(
-        ("simulation", rec, "timeline_seed"), _get(simulation, ("timeline", "batch", "seed"))
+        ("simulation", rec, "timeline_seed"), get_path(simulation, ("timeline", "batch", "seed"))
     )
     return Table(
         ["Mode", "Run", "Scale events: time into the run, replicas from → to (loop)"],
@@ -404,97 +410,6 @@ def scale_events_table(
         caption=["Scale events of seed ", seed],
         numeric=[False, True, False],
     )
-
-
-# -- the recordings (explore.json) -----------------------------------------------------------
-def _counts(counts: dict[str, int], key: Key) -> list[Inline]:
-    out: list[Inline] = []
-    for i, (name, n) in enumerate(sorted(counts.items())):
-        out += ([", "] if i else []) + [f"`{name}` ", Num((*key, name), n)]
-    return out or ["-"]
-
-
-def recording_runs_table(rec: str, explore: dict[str, Any]) -> Table:
-    rows: list[list[Text]] = []
-    for i, run in enumerate(explore["runs"]):
-
-        def n(*path: str, _i: int = i, _run: dict[str, Any] = run) -> Num:
-            return Num(("recordings", rec, "runs", _i, *path), _get(_run, path))
-
-        rows.append(
-            [n("index"), started(run["started_at"]), n("totals", "requests"), n("totals", "accepted"),
-             _counts(run["totals"]["errors"], ("recordings", rec, "runs", i, "totals", "errors")),
-             n("first_accepted_at"), n("first_item_limit_seconds"),
-             n("concurrent_collection_seconds"), n("overlap", "sequential_collection_seconds")]
-        )  # fmt: skip
-    return Table(
-        ["Run", "Started (UTC)", "Requests", "Items", "Errors by kind",
-         "First item available (s)", "First-item limit (s)", "All sources at once (s)",
-         "One source after another (s)"],
-        rows,
-        source="`explore.json`: `recordings.<rec>.runs[i]`",
-        numeric=[True, True, True, True, False, True, True, True, True],
-    )  # fmt: skip
-
-
-def overlap_table(rec: str, explore: dict[str, Any]) -> Table:
-    rows: list[list[Text]] = []
-    for i, run in enumerate(explore["runs"]):
-
-        def n(*path: str, _i: int = i, _run: dict[str, Any] = run) -> Num:
-            return Num(
-                ("recordings", rec, "runs", _i, "overlap", *path), _get(_run["overlap"], path)
-            )
-
-        rows.append(
-            [Num(("recordings", rec, "runs", i, "index"), run["index"]), n("items_collected"),
-             n("duplicates"), n("duplicates_seen_in_earlier_runs"), n("duplicates_within_run"),
-             n("duplicates_by_key", "id"), n("duplicates_by_key", "link"),
-             n("duplicates_by_key", "text"), n("deduplication_hit_rate")]
-        )  # fmt: skip
-    return Table(
-        ["Run", "Items", "Duplicates", "Seen in an earlier run", "Seen earlier in the run",
-         "Matched by id", "Matched by link", "Matched by text", "Dedup rate"],
-        rows,
-        source="`explore.json`: `recordings.<rec>.runs[i].overlap` (an item may match by several "
-        "keys)",
-        numeric=[True] * 9,
-    )  # fmt: skip
-
-
-def recording_sources_table(rec: str, explore: dict[str, Any]) -> Table:
-    """Per source, summed over runs: requests, items, rejections, errors, bytes."""
-    rows: list[list[Text]] = []
-    for name, kind in explore["sources"].items():
-        stats = [run["sources"].get(name, {}) for run in explore["runs"]]
-        key: Key = ("recordings", rec, "sources", name)
-
-        def total(field: str, _stats: list[dict[str, Any]] = stats) -> int:
-            return sum(s.get(field, 0) for s in _stats)
-
-        def merged(field: str, _stats: list[dict[str, Any]] = stats) -> dict[str, int]:
-            out: dict[str, int] = {}
-            for s in _stats:
-                for k, v in s.get(field, {}).items():
-                    out[k] = out.get(k, 0) + v
-            return out
-
-        firsts = [s.get("first_accepted_at") for s in stats]
-        rows.append(
-            [name, kind, Num((*key, "requests"), total("requests")),
-             Num((*key, "accepted"), total("accepted")),
-             _counts(merged("rejections"), (*key, "rejections")),
-             _counts(merged("errors"), (*key, "errors")),
-             Num((*key, "bytes_received"), total("bytes_received")),
-             Num((*key, "first_accepted_at_mean"), _mean(firsts))]
-        )  # fmt: skip
-    return Table(
-        ["Source", "Type", "Requests", "Items", "Rejections by reason", "Errors by kind",
-         "Bytes", "First item available (s, mean)"],
-        rows,
-        source="`explore.json`: `recordings.<rec>.runs[i].sources.<source>` (sums over runs)",
-        numeric=[False, False, True, True, False, False, True, True],
-    )  # fmt: skip
 
 
 def frame_of(build: Callable[..., Table], *args: Any) -> Any:
@@ -507,12 +422,9 @@ __all__ = [
     "Criterion",
     "comparison_table",
     "criteria_table",
-    "overlap_table",
     "per_run_table",
     "per_source_table",
     "plain",
-    "recording_runs_table",
-    "recording_sources_table",
     "scale_events_table",
     "simulation_table",
     "success_criteria",

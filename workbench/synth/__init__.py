@@ -1,6 +1,6 @@
 """Seeded generators of realistic recordings, for machines without internet.
 
-``generate(out, seed, profile=...)`` writes a recording folder (PRODUCT.md section 4,
+``generate(out, seed, profile=...)`` writes a recording folder (docs/contracts.md,
 Recordings) of a profile's sources: Reddit listings, RSS 2.0 / RSS 1.0 / Atom feeds and
 Mastodon timelines, in the platforms' own formats, with recorded latencies, politeness pauses
 and ``Retry-After`` waits. Items come back in later runs (same ids) and some stories appear on

@@ -12,18 +12,19 @@ import yaml
 from pipeline.config import parse_sources
 from pipeline.har import HAR_CREATOR, write_har
 from pipeline.recording import MANIFEST_FORMAT, Recording, first_item_limit_seconds
-from workbench._inspect import dedup_summary
 from workbench.errors import WorkbenchError
+from workbench.inspection import dedup_summary
 from workbench.synth._design_scale import DESIGN_SCALE
 from workbench.synth._exchange import iso
 from workbench.synth._feeds import FeedsFake
 from workbench.synth._mastodon import MastodonFake
 from workbench.synth._profile import Profile
 from workbench.synth._reddit import RedditFake
+from workbench.synth._stalled_feed import STALLED_FEED
 from workbench.synth._tech_feeds import TECH_FEEDS
 from workbench.synth._world import World
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (TECH_FEEDS, DESIGN_SCALE)}
+PROFILES: dict[str, Profile] = {p.name: p for p in (TECH_FEEDS, DESIGN_SCALE, STALLED_FEED)}
 DEFAULT_PROFILE = TECH_FEEDS.name
 
 
@@ -90,7 +91,7 @@ def write_readme(out: str | Path, seed: int, profile: str = DEFAULT_PROFILE) -> 
     """Measure the recording in ``out`` and write its README.md; returns the dedup summary.
 
     Measured by replaying it: the deduplication hit rate over the runs, each run's
-    sequential collection time and its first-item limit (PRODUCT.md section 5).
+    sequential collection time and its first-item limit (docs/metrics.md).
     """
     chosen = profile_named(profile)
     out = Path(out)

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.options import INSPECT_SPEED, add_speed_option
+from workbench.options import (
+    INSPECT_SPEED,
+    add_speed_option,
+    number,
+    output_file,
+    output_folder,
+    whole_number,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -21,10 +28,18 @@ def register(subparsers: Any) -> None:
         "folder: sources.yaml, run-NNN.har, manifest.json.",
     )
     rec.add_argument("--sources", required=True, metavar="FILE", help="sources.yaml to collect")
-    rec.add_argument("--out", required=True, metavar="DIR", help="recording folder to write")
-    rec.add_argument("--runs", type=int, default=1, metavar="N", help="collection runs (1)")
     rec.add_argument(
-        "--every", type=float, default=0.0, metavar="SECONDS", help="between run starts (0)"
+        "--out", type=output_folder, required=True, metavar="DIR", help="recording folder to write"
+    )
+    rec.add_argument(
+        "--runs", type=whole_number(1), default=1, metavar="N", help="collection runs (1)"
+    )
+    rec.add_argument(
+        "--every",
+        type=number(minimum=0),
+        default=0.0,
+        metavar="SECONDS",
+        help="between run starts (0)",
     )
     rec.add_argument("--force", action="store_true", help="overwrite an existing recording")
     rec.set_defaults(func=cmd_record)
@@ -37,7 +52,9 @@ def register(subparsers: Any) -> None:
         "the time of the first accepted item, per run and per source.",
     )
     ins.add_argument("recording", metavar="DIR", help="recording folder")
-    ins.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    ins.add_argument(
+        "--json", type=output_file, metavar="FILE", help="also write the numbers as JSON"
+    )
     add_speed_option(ins, default=INSPECT_SPEED)
     ins.set_defaults(func=cmd_inspect)
 
@@ -60,7 +77,9 @@ def register(subparsers: Any) -> None:
         help=f"which sources and timings ({DEFAULT_PROFILE})",
     )
     syn.add_argument("--seed", type=int, default=42, help="random seed (42)")
-    syn.add_argument("--out", required=True, metavar="DIR", help="recording folder to write")
+    syn.add_argument(
+        "--out", type=output_folder, required=True, metavar="DIR", help="recording folder to write"
+    )
     syn.set_defaults(func=cmd_synth)
 
 
@@ -76,7 +95,7 @@ def _quiet_requests() -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from workbench._record import record
+    from workbench.recorder import record
 
     record(args.sources, args.out, args.runs, args.every, args.force, progress=_progress)
     print(f"recorded {args.runs} run(s) into {args.out}")
@@ -84,7 +103,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from workbench._inspect import format_report, inspect_recording
+    from workbench.inspection import format_report, inspect_recording
 
     _quiet_requests()
     doc = inspect_recording(args.recording, args.speed)

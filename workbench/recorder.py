@@ -43,6 +43,16 @@ def record(
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sources_path, out / "sources.yaml")
     documented: list[dict[str, Any]] = []
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "name": out.name,
+        "synthetic": False,
+        "description": "Recorded live by `workbench record`.",
+        "created_with": HAR_CREATOR,
+        "sources_file": str(sources_path),
+        "every_s": every_s,
+        "runs": documented,
+    }
     first_start = time.monotonic()
     for index in range(runs):
         delay = first_start + index * every_s - time.monotonic()
@@ -51,7 +61,9 @@ def record(
                 progress(f"waiting {delay:.0f} s for run {index}")
             time.sleep(delay)
         started = datetime.now(UTC)
-        transport = RecordingTransport(httpx.AsyncHTTPTransport())
+        # Nothing of a response over every source's cap is kept (a gzip bomb stays small).
+        cap = max(source.max_response_bytes for source in config.sources)
+        transport = RecordingTransport(httpx.AsyncHTTPTransport(), max_body_bytes=cap)
         result = asyncio.run(_collect(config.sources, transport))
         har_name = f"run-{index:03d}.har"
         transport.write(out / har_name, comment=f"collection run {index}")
@@ -65,23 +77,14 @@ def record(
                 "errors": {name: dict(s.errors) for name, s in result.stats.items() if s.errors},
             }
         )
+        # After every run, so that a recording stopped later (Ctrl-C, SIGTERM) keeps its runs.
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if progress:
             total = sum(s.accepted for s in result.stats.values())
             progress(
                 f"run {index}: {len(transport.entries)} requests, {total} items accepted, "
                 f"{result.duration_s:.1f} s -> {out / har_name}"
             )
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "name": out.name,
-        "synthetic": False,
-        "description": "Recorded live by `workbench record`.",
-        "created_with": HAR_CREATOR,
-        "sources_file": str(sources_path),
-        "every_s": every_s,
-        "runs": documented,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 

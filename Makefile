@@ -60,8 +60,13 @@ lab: install ## JupyterLab on notebooks/ (127.0.0.1, project kernel); prints the
 		--ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL) \
 		$$(test "$$(id -u)" = 0 && echo --allow-root)
 
-bench: install $(BENCH_STAMP) ## run benchmarks/ (each prints its ratio on its last line)
-	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+bench: install $(BENCH_STAMP) ## run benchmarks/ (each prints its figure on its last line; all figures again at the end)
+	@set -eo pipefail; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	for f in benchmarks/bench_*.py; do \
+		echo "== $$f"; $(BIN)/python -u $$f | tee "$$out/$$(basename $$f .py)"; \
+	done; \
+	echo "== figures (each benchmark's last line; docs/performance.md explains them)"; \
+	for f in benchmarks/bench_*.py; do echo "$$(basename $$f .py): $$(tail -n 1 "$$out/$$(basename $$f .py)")"; done
 
 # One module at a time (a mutant runs only the fast unit tests that reach its function); the
 # results stay in mutants/ for `mutmut show NAME` and `mutmut browse`. Not part of `make test`.

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import time
 import uuid
 from collections import Counter
@@ -64,6 +65,7 @@ __all__ = ["CollectorOptions", "RunInputs", "collect_run"]
 log = logging.getLogger(__name__)
 
 MODES = ("batch", "streaming")
+_YIELD_EVERY_ITEMS = 32  # streaming: a source lets the senders run after queuing this many
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +79,12 @@ class CollectorOptions:
     outbox_items: int = 10_000  # streaming: new items waiting for a send slot
     rate_limit_items_per_s: float | None = None  # streaming send limit (flood protection)
     progress_every: int = 50  # a progress log line every N items collected
-    blob_flush_items: int = 64  # streaming: append to the collection blob every N items...
-    blob_flush_interval_s: float = 1.0  # ...or after this many recording seconds
+    # Streaming: append the sent items to the collection blob (and their keys to the history)
+    # every N items or after this many recording seconds, whichever comes first. Two storage
+    # writes a flush: at flood rates the interval sets the pace, so the blob and the history
+    # cost the queue a few writes a second, not two per handful of messages.
+    blob_flush_items: int = 1_000
+    blob_flush_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode_override not in (None, *MODES):
@@ -132,6 +138,31 @@ class _Stamp:
 
     def now(self) -> float:
         return self.schedule_s + (time.monotonic() - self.wall)
+
+
+_ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(ContentItem))
+
+
+class _RunItem(ContentItem):
+    """An item of this run, with ``dedup_keys()`` computed once: the dedup check and the history
+    record (a flush later) both need them, and they cost tens of microseconds an item."""
+
+    __slots__ = ("_keys",)
+    _keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, item: ContentItem, collected_at: datetime) -> _RunItem:
+        values = {name: getattr(item, name) for name in _ITEM_FIELDS}
+        values["collected_at"] = collected_at
+        return cls(**values)
+
+    def dedup_keys(self) -> tuple[str, ...]:
+        try:
+            return self._keys
+        except AttributeError:
+            keys = super().dedup_keys()
+            object.__setattr__(self, "_keys", keys)  # frozen: set as the dataclass does
+            return keys
 
 
 class _RateLimiter:
@@ -190,6 +221,13 @@ class _Run:
         self._flush_lock = asyncio.Lock()
         self._blob_ready = False
         self._first_sent = asyncio.Event()
+        # Streaming: the earliest schedule time of an item sent by ``send_early``, and how many
+        # such sends are in flight; the sources hold their parsing (CPU work on the loop or in
+        # the parser thread) while ``parse_gate`` is clear.
+        self._earliest_s = math.inf
+        self._early_in_flight = 0
+        self.parse_gate = asyncio.Event()
+        self.parse_gate.set()
         self._flush_now = asyncio.Event()
         self.end_s = 0.0  # the run's last moment on its timeline (see _Stamp)
 
@@ -320,12 +358,13 @@ class _Run:
                 self.inputs.clock,
                 self.tally.stats[source.name],
                 self.validators,
+                parse_gate=self.parse_gate,
             )
         ) as items:
             async for item in items:
                 stamp = _Stamp.at(self.inputs.clock.task_time())
                 self.note_end(stamp.schedule_s)
-                yield dataclasses.replace(item, collected_at=self.now_utc(stamp)), stamp
+                yield _RunItem.of(item, self.now_utc(stamp)), stamp
 
     def note_end(self, t: float) -> None:
         self.end_s = max(self.end_s, t)
@@ -348,27 +387,52 @@ class _Run:
         self.note_end(done.now())
 
     async def run_streaming_source(self, source: SourceConfig, outbox: asyncio.Queue[Any]) -> None:
+        queued = 0
         async for item, stamp in self.read_source(source):
-            if self.accept(item):
+            if not self.accept(item):
+                continue
+            if stamp.schedule_s < self._earliest_s:
+                await self.send_early(item, stamp)
+            else:
                 await outbox.put((item, stamp))
+                queued += 1
+                if queued % _YIELD_EVERY_ITEMS == 0:
+                    await asyncio.sleep(0)  # a long page does not hold the loop from the senders
         self.note_end(self.inputs.clock.task_time())
 
-    async def sender(self, outbox: asyncio.Queue[Any], first: bool) -> None:
-        if not first:
-            # Slow start: the other senders join once the first message is on the queue, so the
-            # run's first item does not share the loop with a burst of sends (the design's
-            # headline metric), and a broken queue fails on one message, not on a burst.
-            await self._first_sent.wait()
+    async def send_early(self, item: ContentItem, stamp: _Stamp) -> None:
+        """Send an item collected earlier on the run's timeline than any sent so far: it may be
+        the run's first (the design's headline metric). The source task that found it sends
+        it at once (no hand-off to a sender) and the other sources hold their parsing until
+        it is on the queue. The first new item of a run always comes this way; a later one
+        only when a long parse (untimed) brought it out after a later-collected item."""
+        self._earliest_s = stamp.schedule_s
+        self._early_in_flight += 1
+        self.parse_gate.clear()
+        try:
+            await self.send_streaming(item, stamp)
+        finally:
+            self._early_in_flight -= 1
+            if not self._early_in_flight:
+                self.parse_gate.set()
+
+    async def send_streaming(self, item: ContentItem, stamp: _Stamp) -> None:
+        await self.send(item, "streaming", stamp)
+        self._pending.append(item)
+        if len(self._pending) >= self.inputs.options.blob_flush_items:
+            self._flush_now.set()  # the flusher writes; the sender goes on sending
+
+    async def sender(self, outbox: asyncio.Queue[Any]) -> None:
+        # Slow start: the senders join once the first message is on the queue (send_early), so
+        # the run's first item does not share the loop with a burst of sends, and a broken
+        # queue fails on one message, not on a burst.
+        await self._first_sent.wait()
         while True:
             entry = await outbox.get()
             try:
                 if entry is None:
                     return
-                item, stamp = entry
-                await self.send(item, "streaming", stamp)
-                self._pending.append(item)
-                if len(self._pending) >= self.inputs.options.blob_flush_items:
-                    self._flush_now.set()  # the flusher writes; this sender goes on sending
+                await self.send_streaming(*entry)
             finally:
                 outbox.task_done()
 
@@ -395,8 +459,8 @@ class _Run:
             # producers blocked on a full outbox.
             async with asyncio.TaskGroup() as group:
                 senders = [
-                    group.create_task(self.sender(outbox, first=i == 0))
-                    for i in range(self.inputs.options.send_concurrency if streaming else 0)
+                    group.create_task(self.sender(outbox))
+                    for _ in range(self.inputs.options.send_concurrency if streaming else 0)
                 ]
                 stop_flusher = asyncio.Event()
                 if streaming:
@@ -405,8 +469,7 @@ class _Run:
                     self.run_batch_group(batch),
                     *(self.run_streaming_source(s, outbox) for s in streaming),
                 )
-                if outbox.empty():  # nothing new at all (duplicates, 304s): no first send comes
-                    self._first_sent.set()
+                self._first_sent.set()  # every source is read: no first send may still come
                 for _ in senders:
                     await outbox.put(None)
                 await asyncio.gather(*senders)

@@ -13,10 +13,10 @@ version 2 (version 1 lines are still read)::
      "t": "<base64 of uint32 µs offsets>", "n": "<base64 of uint8 key counts>",
      "d": "<16-character key digests, concatenated>"}
 
-Loading the window lists only the day prefixes it touches, downloads only the hour buckets
-inside it (concurrently, bounded) and never reads a collection blob. Times are the caller's
-(``now`` may be a replayed recording time), never the wall clock nor a blob's
-``last_modified``; naive datetimes are taken as UTC.
+Loading the window lists the names under the prefix its days share (one request), downloads
+only the hour buckets inside it (concurrently, bounded) and never reads a collection blob.
+Times are the caller's (``now`` may be a replayed recording time), never the wall clock nor a
+blob's ``last_modified``; naive datetimes are taken as UTC.
 
 Concurrent writers: appends to an append blob are atomic blocks of whole lines, so two
 collectors recording into the same bucket at the same time both land. A crash loses at most

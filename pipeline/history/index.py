@@ -1,10 +1,10 @@
 """``HistoryIndex``: record the keys of queued items, load the keys of the lookback window.
 
 One append blob per hour of the items' times (``layout``); each ``record()`` call appends one
-block of version 2 lines (``codec``) per hour bucket it touches. ``load(now)`` lists only the day
-prefixes of the window ``(now - lookback, now]`` (``window``), downloads only the hour buckets
-inside it (concurrently, bounded), parses each as it arrives and never reads a collection blob.
-Retention (``cleanup``, ``cleanup_collections``) lives in ``retention``.
+block of version 2 lines (``codec``) per hour bucket it touches. ``load(now)`` lists the names
+under the prefix the window's days share (``(now - lookback, now]``, ``window``), downloads only
+the hour buckets inside it (concurrently, bounded), parses each as it arrives and never reads a
+collection blob. Retention (``cleanup``, ``cleanup_collections``) lives in ``retention``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -155,15 +156,20 @@ class HistoryIndex:
     async def load(self, now: datetime) -> SeenKeys:
         """The keys recorded with a time in ``(now - lookback, now]``.
 
-        Lists the window's day prefixes only and downloads the hour buckets of the window
-        (bounded concurrency), each parsed as it arrives. Unreadable lines are logged and
-        skipped, not fatal.
+        One listing covers the window's days (the longest prefix their paths share) and only
+        the hour buckets inside the window are downloaded (bounded concurrency), each parsed
+        as it arrives. Unreadable lines are logged and skipped, not fatal.
         """
         window = Window.ending_at(now, self.lookback)
         lo_us, hi_us = window.bounds_us()
         first_hour, last_hour = window.hours()
 
         seen = SeenKeys()
+        # The set of digests is a container the collector traverses on every pass over the
+        # generation it is in: moved to the oldest generation while still empty (a pass over
+        # the young ones is cheap), a load of 300,000 digests does not cost the run's first
+        # passes tens of milliseconds each.
+        gc.collect(1)
         semaphore = asyncio.Semaphore(self.max_concurrency)
 
         async def read_bucket(name: str) -> tuple[int, int]:
@@ -174,22 +180,19 @@ class HistoryIndex:
                 return 0, -1
             return len(data), add_window_entries(seen, name, data, lo_us, hi_us)
 
-        async def read_day(day: datetime) -> list[tuple[int, int]]:
-            async with semaphore:
-                listing = await self.store.list(self.prefix + day_path(day))
-            names = [
-                info.name
-                for info in listing
-                if (hour := bucket_hour(self.prefix, info.name)) is not None
-                and first_hour <= hour <= last_hour
-            ]
-            return list(await asyncio.gather(*(read_bucket(name) for name in names)))
-
+        # One request, not one a day: the days of a window share their year and month, often
+        # their tens of days; retention bounds what else the prefix holds.
+        prefix = os.path.commonprefix([self.prefix + day_path(day) for day in window.days()])
+        names = [
+            name
+            for name in await self.store.list_names(prefix)
+            if (hour := bucket_hour(self.prefix, name)) is not None
+            and first_hour <= hour <= last_hour
+        ]
         # Tens of thousands of small strings, no cycles: a collection pass over the process's
         # heap after every few hundred of them would cost more than the whole parse.
         with _gc_paused():
-            days = await asyncio.gather(*(read_day(day) for day in window.days()))
-        results = [result for day in days for result in day]
+            results = await asyncio.gather(*(read_bucket(name) for name in names))
         size = sum(size for size, _ in results)
         entries = sum(count for _, count in results if count >= 0)
         self.last_load = LoadStats(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Callable
@@ -51,12 +52,15 @@ async def collect_source(
     clock: Clock,
     stats: SourceStats,
     validators: Validators | None = None,
+    *,
+    parse_gate: asyncio.Event | None = None,
 ) -> AsyncGenerator[ContentItem, None]:
     """Yield the accepted items of one source; failures end it and are counted in ``stats``.
 
     ``validators``: send the previous run's ETag / Last-Modified (feeds) and keep what this
-    run receives (``pipeline.validators``)."""
-    fetcher = Fetcher(client, source, clock, stats, validators)
+    run receives (``pipeline.validators``). ``parse_gate``: while it is clear, a response is
+    not parsed (the collection run holds parsing while its first message is in flight)."""
+    fetcher = Fetcher(client, source, clock, stats, validators, parse_gate=parse_gate)
     collector = _COLLECTORS[source.type](fetcher, source, clock, stats)
     started = clock.task_time()
     try:

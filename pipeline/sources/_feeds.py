@@ -28,6 +28,7 @@ import concurrent.futures
 import hashlib
 import logging
 import re
+import weakref
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,11 @@ log = logging.getLogger(__name__)
 # One parser thread for every feed: each extra thread would take another share of the GIL from
 # the event loop, which then answers storage calls late while feeds are being parsed.
 _PARSER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedparser")
+# Feeds are handed to that thread one at a time, so a feed whose turn comes checks the parse gate
+# then (``Fetcher.parse_turn``), not when it was queued behind a parse already running.
+_PARSER_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 # The prolog ends where the first element starts (feedparser's own split, replace_doctype).
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
@@ -106,10 +112,12 @@ async def collect_feed(
         log.info("feed_not_modified source=%s url=%s", source.name, fetched.url)
         fetcher.keep_validators(source.url, fetched)
         return
+    loop = asyncio.get_running_loop()
+    turn = _PARSER_TURNS.setdefault(loop, asyncio.Lock())
     with clock.untimed():  # parsing is not waiting: it takes no recording time
-        items = await asyncio.get_running_loop().run_in_executor(
-            _PARSER, _parse_items, fetched, source, stats
-        )
+        async with turn:
+            await fetcher.parse_turn()
+            items = await loop.run_in_executor(_PARSER, _parse_items, fetched, source, stats)
     fetcher.keep_validators(source.url, fetched)
     for item in items:
         stats.accept(clock.task_time())

@@ -141,12 +141,15 @@ class Fetcher:
         clock: Clock,
         stats: SourceStats,
         validators: Validators | None = None,
+        *,
+        parse_gate: asyncio.Event | None = None,
     ) -> None:
         self.client = client
         self.source = source
         self.clock = clock
         self.stats = stats
         self.validators = validators if source.conditional_requests else None
+        self.parse_gate = parse_gate
         self._shared = _shared(client)
         self._last_start: float | None = None
         # Seeded per source, so a replay backs off exactly as the recorded run did.
@@ -160,6 +163,11 @@ class Fetcher:
         if wait > 0:
             await self.clock.sleep(wait)
         self._last_start = self.clock.task_time()
+
+    async def parse_turn(self) -> None:
+        """Return once the response may be parsed: at once unless ``parse_gate`` is clear."""
+        if self.parse_gate is not None and not self.parse_gate.is_set():
+            await self.parse_gate.wait()
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.source.backoff_max_s, self.source.backoff_base_s * 2 ** (attempt - 1))
@@ -218,6 +226,7 @@ class Fetcher:
                     response_headers, self.clock.task_time()
                 )
                 if status < 400:
+                    await self.parse_turn()  # the caller parses it next
                     return Fetched(final_url, status, response_headers, body)
                 kind, message = "http_status", f"{url}: HTTP {status}{server_error_text(body)}"
                 retryable = status in RETRY_STATUSES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,8 @@ from pipeline.history import (
     collection_started_at,
     key_digest,
 )
-from pipeline.history.codec import entry_times
+from pipeline.history.codec import entry_times, split_digests
+from pipeline.history.keys import DIGEST_CHARS
 from pipeline.items import ContentItem
 from pipeline.messages import collection_blob_name
 from pipeline.storage import BlobInfo, BlobStore, StorageAccount
@@ -52,6 +54,10 @@ class CountingStore(BlobStore):
         self.listed.append(prefix)
         async for info in super().iter(prefix):
             yield info
+
+    async def list_names(self, prefix: str = "") -> list[str]:
+        self.listed.append(prefix)
+        return await super().list_names(prefix)
 
     async def read_bytes(self, blob: str) -> bytes | None:
         self.read.append(blob)
@@ -86,6 +92,26 @@ def test_key_digest_is_short_and_stable():
     assert len(digest) == 16 and "=" not in digest
     assert digest != key_digest("id:reddit:t3_abd")
     assert key_digest("") == "47DEQpj8HBSa-_TI"  # SHA-256 of b"" is e3b0c442 98fc1c14...
+
+
+def test_split_digests_cuts_what_record_concatenates():
+    digests = [key_digest(f"key {i}") for i in range(1_000)]
+    assert split_digests("".join(digests)) == digests  # the same as slicing every 16 chars
+    assert split_digests("") == []
+    with pytest.raises(ValueError):
+        split_digests("x" * (DIGEST_CHARS + 1))
+
+
+async def test_a_loaded_history_sits_in_the_oldest_gc_generation(
+    connection_string: str, unique_name: str
+):
+    """Otherwise the first collections after a load walk its whole set, again and again."""
+    async with StorageAccount(connection_string) as account:
+        history = HistoryIndex(await container(account, unique_name))
+        await history.record([([f"k{i}"], NOW - HOUR) for i in range(1_000)])
+        seen = await history.load(NOW)
+        assert len(seen) == 1_000
+        assert any(o is seen._digests for o in gc.get_objects(generation=2))
 
 
 def test_seen_keys_any_key_counts():
@@ -144,7 +170,7 @@ async def test_load_reads_only_the_window_buckets(connection_string: str, unique
 
     window = {history.bucket_name(NOW - h * HOUR) for h in range(25)}  # 07:00 back to 08:00
     assert sorted(store.read) == sorted(window)
-    assert sorted(store.listed) == ["history/2026/11/28/", "history/2026/11/29/"]
+    assert store.listed == ["history/2026/11/2"]  # one listing: the prefix the two days share
     assert collection not in store.read
     in_window = [i for i, when in enumerate(hours) if NOW - DAY < when <= NOW]
     assert len(in_window) == 24

@@ -27,6 +27,7 @@ from pipeline.sources import (
     collect_source,
     limit_requests_in_flight,
 )
+from pipeline.sources import _feeds as feeds_module
 from pipeline.validators import Validator, Validators
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
@@ -439,3 +440,104 @@ async def test_every_source_type_caps_item_text() -> None:
     assert (len(item.title), len(item.body)) == (23, 5_000 - 23)
     assert item.content_hash == content_hash(item.title, "x" * (5_000 - 23))
     assert item.metadata["truncated"] is True and stats.warnings == {"truncated": 1}
+
+
+# -- the parse gate (a collection run holds parsing while its first message is in flight) ---------
+async def _served(handler_calls: list[httpx.Request], count: int, deadline_s: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while len(handler_calls) < count:
+        assert loop.time() < deadline, "the server was never asked"
+        await asyncio.sleep(0.001)
+
+
+async def _held_then_released(source: SourceConfig, body: bytes, mime: str) -> None:
+    """The source's response arrives while the gate is clear; it is parsed only once it opens."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, content=body, headers={"content-type": mime})
+
+    gate = asyncio.Event()  # clear: a first message is in flight
+    stats = SourceStats(name=source.name, type=source.type)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        items = collect_source(client, source, InstantClock(), stats, parse_gate=gate)
+        first = asyncio.ensure_future(anext(items))
+        await _served(calls, 1)
+        # Whatever was handed to the feeds' parser thread is done once a job queued behind it
+        # is; then the loop delivers any result before this test's next step.
+        await asyncio.get_running_loop().run_in_executor(feeds_module._PARSER, lambda: None)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert not first.done() and stats.pages == 0, "parsed while the gate was clear"
+        gate.set()
+        item = await first
+        await items.aclose()
+    assert stats.pages == 1 and item.title
+
+
+@pytest.mark.anyio
+async def test_a_json_response_waits_for_the_parse_gate() -> None:
+    body = json.dumps(listing("t3_a", after=None)).encode()
+    await _held_then_released(reddit(), body, "application/json")
+
+
+@pytest.mark.anyio
+async def test_a_feed_is_not_handed_to_the_parser_thread_while_the_gate_is_clear() -> None:
+    await _held_then_released(rss_source(), RSS, "application/rss+xml")
+
+
+def _big_feed(n: int) -> bytes:
+    entries = "".join(
+        f"<item><title>Entry number {i} of a long feed</title>"
+        f"<link>https://x.example/{i}</link><description>{'Words of a body. ' * 20}</description>"
+        "</item>"
+        for i in range(n)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'.encode()
+
+
+async def _parser_idle() -> None:
+    """Let the loop run, then wait until the feeds' parser thread has done what it was given."""
+    for _ in range(2):
+        for _ in range(50):
+            await asyncio.sleep(0)
+        await asyncio.get_running_loop().run_in_executor(feeds_module._PARSER, lambda: None)
+
+
+@pytest.mark.anyio
+async def test_a_feed_queued_behind_a_running_parse_checks_the_gate_when_its_turn_comes() -> None:
+    """Two feeds pass the gate while it is open; it closes while the first is being parsed
+    (a few hundred milliseconds for 600 entries): the second must not start until it opens again."""
+    calls: list[httpx.Request] = []
+    body = _big_feed(600)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, content=body, headers={"content-type": "application/rss+xml"})
+
+    gate = asyncio.Event()
+    gate.set()
+    feeds = sources(
+        {"name": "a", "type": "rss", "url": "https://a.example/feed"},
+        {"name": "b", "type": "rss", "url": "https://b.example/feed"},
+    )
+    stats = [SourceStats(name=s.name, type=s.type) for s in feeds]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        streams = [
+            collect_source(client, s, InstantClock(), st, parse_gate=gate)
+            for s, st in zip(feeds, stats, strict=True)
+        ]
+        firsts = [asyncio.ensure_future(anext(s)) for s in streams]
+        await _served(calls, 2)
+        gate.clear()  # a first message goes out: at most the parse under way may finish
+        await _parser_idle()
+        assert sum(st.pages for st in stats) <= 1, (
+            "a second feed was parsed while the gate was clear"
+        )
+        gate.set()
+        await asyncio.gather(*firsts)
+        for stream in streams:
+            await stream.aclose()
+    assert [st.pages for st in stats] == [1, 1]

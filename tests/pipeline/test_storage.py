@@ -6,11 +6,18 @@ import asyncio
 import base64
 import json
 import logging
+from typing import Any
 
+import aiohttp.client
 import pytest
 from azure.storage.queue.aio import QueueClient
 
-from pipeline.errors import MessageTooLargeError, StorageAuthError, StorageUnavailableError
+from pipeline.errors import (
+    MessageTooLargeError,
+    StorageAuthError,
+    StorageError,
+    StorageUnavailableError,
+)
 from pipeline.storage import MAX_MESSAGE_BYTES, ETagConflictError, StorageAccount, redact
 from workbench.azurite import DEV_KEY, connection_string, free_port
 
@@ -182,3 +189,78 @@ def test_redact_hides_keys_and_signatures():
     )
     clean = "queue 'orders' not found at http://127.0.0.1:10001/devstoreaccount1"
     assert redact(clean) == clean
+
+
+# -- the environment's proxy and .netrc settings, read once ------------------------------------
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
+    """No proxy variables and a home without .netrc: what the account sees is set per test."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.delenv("NETRC", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return monkeypatch
+
+
+@pytest.fixture
+def proxy_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs aiohttp looked up a proxy for in the environment (a spy on its helper)."""
+    calls: list[str] = []
+    real = aiohttp.client.get_env_proxy_for_url
+
+    def noting(url: Any) -> Any:
+        calls.append(str(url))
+        return real(url)
+
+    monkeypatch.setattr(aiohttp.client, "get_env_proxy_for_url", noting)
+    return calls
+
+
+async def test_without_a_proxy_or_netrc_requests_do_not_read_the_environment(
+    connection_string: str, unique_name: str, clean_environment, proxy_lookups: list[str]
+):
+    clean_environment.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    clean_environment.setenv("NO_PROXY", "127.0.0.1,localhost")  # ... but not for this host
+    async with StorageAccount(connection_string) as account:
+        queue = await account.queue(unique_name).create_if_missing()
+        await queue.send("x")
+        assert await queue.approximate_count() == 1
+        await account.delete_queue(unique_name)
+    assert proxy_lookups == []
+
+
+async def test_a_netrc_file_keeps_the_sdk_reading_the_environment(
+    connection_string: str, unique_name: str, clean_environment, tmp_path, proxy_lookups
+):
+    (tmp_path / ".netrc").write_text("machine other.example login u password p\n")
+    async with StorageAccount(connection_string) as account:
+        queue = await account.queue(unique_name).create_if_missing()
+        await queue.send("x")
+        await account.delete_queue(unique_name)
+    assert proxy_lookups  # per request, as the SDK does by default
+
+
+async def test_a_proxy_from_the_environment_is_still_used(
+    connection_string: str, unique_name: str, clean_environment
+):
+    """The proxy answers 400 to everything (an error the SDK does not retry); what matters is
+    that the request went to it."""
+    request_lines: list[str] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_lines.append((await reader.readline()).decode("latin-1"))
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clean_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    async with server, StorageAccount(connection_string) as account:
+        with pytest.raises(StorageError):
+            await account.queue(unique_name).create_if_missing()
+    assert request_lines and unique_name in request_lines[0]

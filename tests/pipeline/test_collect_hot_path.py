@@ -1,0 +1,166 @@
+"""The collector's hot path against the real queue and blobs (Azurite).
+
+- The run's first item: while its message is in flight, the other sources hold their parsing,
+  so that it does not wait for their CPU work. The queue is the real adapter with its first send
+  held back 0.3 s (wall); a second source answers meanwhile. That source, a two-page Reddit
+  listing, asks for its second page only after parsing its first, so the time of that request
+  says when the parse happened.
+- Each item's dedup keys are computed once a run, though the dedup check and the history record
+  (a flush later) both use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from azure.storage.queue.aio import QueueServiceClient
+
+from pipeline.clock import Clock
+from pipeline.collect import CollectorOptions, RunInputs, collect_run
+from pipeline.har import ReplayTransport
+from pipeline.history import HistoryIndex
+from pipeline.items import ContentItem
+from pipeline.storage import QueueAdapter, StorageAccount
+from tests.pipeline.test_collect import (
+    START,
+    drain,
+    feed_items,
+    fresh,
+    har_entry,
+    reddit_listing,
+    rss_feed,
+    sources,
+)
+
+pytestmark = pytest.mark.anyio
+
+HOLD_S = 0.3
+LISTING = "https://www.reddit.com/r/b/new.json"
+
+
+class HeldFirstSendQueue(QueueAdapter):
+    """The real queue adapter; its first send waits ``HOLD_S`` before going out."""
+
+    def __init__(self, service: QueueServiceClient, name: str, endpoint: str) -> None:
+        super().__init__(service, name, endpoint)
+        self.sends = 0
+        self.first_done: float | None = None
+
+    async def send(self, content: str | dict[str, Any], *, visibility_timeout: int | None = None):
+        self.sends += 1
+        if self.sends == 1:
+            await asyncio.sleep(HOLD_S)  # a slow first round trip, not a wait for anything
+        message_id = await super().send(content, visibility_timeout=visibility_timeout)
+        if self.first_done is None:
+            self.first_done = time.monotonic()
+        return message_id
+
+
+class NotingTransport(ReplayTransport):
+    """The replay transport, noting when each URL was asked for (wall)."""
+
+    def __init__(self, entries: list[dict[str, Any]], clock: Clock) -> None:
+        super().__init__(entries, clock)
+        self.asked: dict[str, float] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.setdefault(str(request.url), time.monotonic())
+        return await super().handle_async_request(request)
+
+
+async def test_other_sources_parse_only_once_the_first_message_is_queued(
+    connection_string: str, unique_name: str
+) -> None:
+    page_2 = f"{LISTING}?limit=2&after=t3_b2&raw_json=1"
+    entries = [
+        har_entry("https://a.example/rss", rss_feed("a.example", feed_items("a.example", 2))),
+        har_entry(f"{LISTING}?limit=2&raw_json=1", reddit_listing("b", ["b1", "b2"], "t3_b2"),
+                  mime="application/json", time_ms=10),
+        har_entry(page_2, reddit_listing("b", ["b3"], None), mime="application/json",
+                  time_ms=10, started="2024-05-14T06:00:01.000Z"),
+    ]  # fmt: skip
+    srcs = sources(
+        {"name": "a", "type": "rss", "url": "https://a.example/rss"},
+        {"name": "b", "type": "reddit", "subreddit": "b", "limit": 2, "pages": 2,
+         "requests_per_minute": 6000},
+    )  # fmt: skip
+    clock = Clock(1.0)
+    transport = NotingTransport(entries, clock)
+    async with (
+        StorageAccount(connection_string) as account,
+        QueueServiceClient.from_connection_string(connection_string) as service,
+        fresh(account, unique_name) as (_, store),
+    ):
+        queue = HeldFirstSendQueue(service, unique_name, account.queue_endpoint)
+        async with httpx.AsyncClient(transport=transport) as client:
+            metrics = await collect_run(
+                RunInputs(
+                    sources=srcs,
+                    client=client,
+                    queue=queue,
+                    store=store,
+                    history=HistoryIndex(store),
+                    clock=clock,
+                    started_at=START,
+                    options=CollectorOptions(mode_override="streaming"),
+                )
+            )
+        messages = await drain(account.queue(unique_name))
+    assert metrics.items_queued == len(messages) == 5
+    assert queue.first_done is not None
+    first = min(metrics.messages, key=lambda m: m.enqueued_at)
+    assert first.source_name == "a"
+    # b's first page came back 10 ms in, while a's message was held: it was parsed (and its
+    # second page asked for) only after that message was on the queue.
+    assert transport.asked[page_2] >= queue.first_done, (
+        f"b's second page was asked for {queue.first_done - transport.asked[page_2]:.3f} s "
+        "before the first message was queued"
+    )
+
+
+async def test_each_items_dedup_keys_are_computed_once(
+    connection_string: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = ContentItem.dedup_keys
+
+    def counted(item: ContentItem) -> tuple[str, ...]:
+        calls.append(item.source_id)
+        return real(item)
+
+    monkeypatch.setattr(ContentItem, "dedup_keys", counted)
+    entries = [
+        har_entry("https://a.example/rss", rss_feed("a.example", feed_items("a.example", 5)))
+    ]
+    srcs = sources({"name": "a", "type": "rss", "url": "https://a.example/rss"})
+    async with (
+        StorageAccount(connection_string) as account,
+        fresh(account, unique_name) as (
+            queue,
+            store,
+        ),
+    ):
+        history = HistoryIndex(store)
+        clock = Clock(50.0)
+        async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
+            metrics = await collect_run(
+                RunInputs(
+                    sources=srcs,
+                    client=client,
+                    queue=queue,
+                    store=store,
+                    history=history,
+                    clock=clock,
+                    started_at=START,
+                    options=CollectorOptions(mode_override="streaming"),
+                )
+            )
+        recorded = await history.load(START + timedelta(minutes=1))
+    assert metrics.items_queued == 5
+    assert sorted(calls) == sorted(f"a.example-{n}" for n in range(5))  # once each
+    assert all(recorded.seen([f"id:rss:a.example-{n}"]) for n in range(5))  # ... and recorded

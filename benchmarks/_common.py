@@ -16,13 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the project's packages, for a benchmark run as a script
+
+from workbench.paths import PROJECT_ROOT  # noqa: E402
 
 
 def azurite_version() -> str:
     """The version of the project's Azurite (node_modules, pinned in package.json)."""
     try:
-        doc = json.loads((ROOT / "node_modules" / "azurite" / "package.json").read_text())
+        doc = json.loads((PROJECT_ROOT / "node_modules" / "azurite" / "package.json").read_text())
     except (OSError, ValueError):
         return "unknown"
     return str(doc.get("version", "unknown"))

@@ -18,7 +18,8 @@ import nbformat
 import pytest
 from tiny_recording import StudyRun, build_tiny_recording
 
-ROOT = Path(__file__).resolve().parents[2]
+from workbench.paths import PROJECT_ROOT as ROOT
+
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = (
     "01-explore-recordings",

@@ -133,8 +133,8 @@ class FaultyAccount(StorageAccount):
     def __init__(self, connection_string: str, rule: Rule, server: str, *, retries: int = 0):
         super().__init__(connection_string)
         self.transport = FaultyTransport(rule, server)
-        self._client_options = {
-            **self._client_options,
+        self.client_options = {
+            **self.client_options,
             "transport": self.transport,
             "retry_total": retries,
         }

@@ -19,7 +19,6 @@ import statistics
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -50,11 +49,11 @@ from tests.pipeline.storage_faults import (
     server_busy,
 )
 from workbench.azurite import Azurite
+from workbench.paths import PROJECT_ROOT as ROOT
 from workbench.replay import ReplayOptions, replay_recording
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "recordings" / "synthetic-tech"
 HAR_FIXTURES = ROOT / "tests" / "fixtures" / "har"
 MODES = ("batch", "streaming")

@@ -27,8 +27,8 @@ from pipeline.items import (
     text_words,
 )
 from pipeline.recording import CollectedRun, Recording, replay_run_sequential
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "dedup"
 DOC = ROOT / "docs" / "dedup.md"
 

@@ -24,8 +24,8 @@ from pipeline.har import entry_body, load_har
 from pipeline.items import ContentItem
 from pipeline.recording import Recording, replay_run_sequential
 from tests.pipeline.item_fixtures import ITEM_QUALITY
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = {
     "item-quality": ITEM_QUALITY,
     "synthetic-tech": ROOT / "data" / "recordings" / "synthetic-tech",

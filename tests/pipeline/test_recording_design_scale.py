@@ -22,8 +22,7 @@ from pipeline.recording import (
     first_item_limit_seconds,
     replay_run_sequential,
 )
-
-DESIGN_SCALE = Path(__file__).resolve().parents[2] / "data" / "recordings" / "design-scale"
+from workbench.paths import DESIGN_SCALE_RECORDING as DESIGN_SCALE
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,7 @@ from pipeline.recording import (
     replay_run,
     replay_run_sequential,
 )
-
-SHIPPED = Path(__file__).resolve().parents[2] / "data" / "recordings" / "synthetic-tech"
+from workbench.paths import SHIPPED_RECORDING as SHIPPED
 
 
 @pytest.fixture(scope="module")

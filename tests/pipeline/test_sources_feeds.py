@@ -19,8 +19,8 @@ from pipeline.clock import InstantClock
 from pipeline.config import parse_sources
 from pipeline.items import ContentItem
 from pipeline.sources import SourceStats, collect_source
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FEEDS = ROOT / "tests" / "fixtures" / "feeds"
 RSS_TYPE = "application/rss+xml"
 

@@ -11,13 +11,11 @@ holds at the poll at last-active + cooldown: zero comes at that poll, not one po
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from sim import Burst, PodSpec, ScalerSpec, Scenario, Times, run
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
 
 

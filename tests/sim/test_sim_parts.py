@@ -30,8 +30,8 @@ from sim import (
     simulate,
     sweep,
 )
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
 # Student's t, two-sided 95 %: the 0.975 quantile by degrees of freedom (printed tables).
 T_975 = {2: 4.302653, 5: 2.570582}

@@ -3,14 +3,12 @@ refused (or, when the caller accepts it, run without and listed)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from sim import Behavior, Burst, PodSpec, ScalerSpec, Scenario, UnsupportedField, run
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
 
 

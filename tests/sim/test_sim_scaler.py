@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from sim import Behavior, ScalerSpec, UnsupportedField
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
 
 

@@ -20,8 +20,8 @@ from pipeline.storage import StorageAccount
 from workbench import cli, cmd_process, connection
 from workbench.azurite import Azurite
 from workbench.errors import WorkbenchError
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # The real front door, with only this command registered (independent of the other modules).
 _MAIN = (
     "import sys; from workbench import cli; "

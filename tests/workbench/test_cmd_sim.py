@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 from sim import run  # noqa: E402
 from workbench import cmd_sim  # noqa: E402
 from workbench.errors import WorkbenchError  # noqa: E402
+from workbench.paths import PROJECT_ROOT as ROOT
 
 SHIPPED = ROOT / "data" / "keda" / "processor-scaledobject.yaml"
 

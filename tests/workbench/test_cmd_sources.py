@@ -17,8 +17,7 @@ import pytest
 from pipeline.clock import Clock
 from pipeline.recording import Recording, replay_run
 from workbench.cli import main
-
-SHIPPED = Path(__file__).resolve().parents[2] / "data" / "recordings" / "synthetic-tech"
+from workbench.paths import SHIPPED_RECORDING as SHIPPED
 
 
 def _t3(id36: str, title: str) -> dict[str, Any]:

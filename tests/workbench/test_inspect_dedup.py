@@ -11,8 +11,8 @@ import pytest
 from pipeline.recording import Recording
 from workbench.cli import main
 from workbench.inspection import EXAMPLES_PER_KIND, dedup_summary
+from workbench.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "dedup"
 RECORDINGS = ROOT / "data" / "recordings"
 

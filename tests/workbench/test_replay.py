@@ -16,9 +16,9 @@ import pytest
 from pipeline.storage import StorageAccount
 from sim import parse_distribution
 from workbench.azurite import Azurite, connection_string, free_port
+from workbench.paths import PROJECT_ROOT as ROOT
 from workbench.replay import ReplayOptions, replay_recording
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "data" / "recordings" / "synthetic-tech"
 MODES = ("batch", "streaming")
 # docs/metrics.md names, as keys of every run and of each mode's total.

@@ -20,6 +20,7 @@ import pytest
 from pipeline.recording import Recording, replay_run_sequential
 from pipeline.storage import StorageAccount
 from workbench.azurite import Azurite
+from workbench.paths import PROJECT_ROOT as ROOT
 from workbench.replay import ReplayOptions, replay_runs
 from workbench.rollout import (
     Guardrails,
@@ -29,7 +30,6 @@ from workbench.rollout import (
     run_rollout,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 STALLED = ROOT / "data" / "recordings" / "stalled-feed"
 STALLED_SOURCE = "martin-fowler"
 SPEED = 100.0

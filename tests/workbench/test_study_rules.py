@@ -4,7 +4,6 @@ responsiveness metrics: pure functions on hand-made documents (no storage)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,6 @@ from workbench.simreport import (
     replay_runs_arrivals,
     simulate_day,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sim(p95: float) -> dict[str, Any]:

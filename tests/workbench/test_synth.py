@@ -13,10 +13,10 @@ import yaml
 
 from pipeline.config import parse_sources
 from workbench.cli import main
+from workbench.paths import PROJECT_ROOT as ROOT
 from workbench.synth import DEFAULT_PROFILE, PROFILES, generate
 from workbench.synth._exchange import Uniform
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "har"
 
 

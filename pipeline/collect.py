@@ -140,31 +140,6 @@ class _Stamp:
         return self.schedule_s + (time.monotonic() - self.wall)
 
 
-_ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(ContentItem))
-
-
-class _RunItem(ContentItem):
-    """An item of this run, with ``dedup_keys()`` computed once: the dedup check and the history
-    record (a flush later) both need them, and they cost tens of microseconds an item."""
-
-    __slots__ = ("_keys",)
-    _keys: tuple[str, ...]
-
-    @classmethod
-    def of(cls, item: ContentItem, collected_at: datetime) -> _RunItem:
-        values = {name: getattr(item, name) for name in _ITEM_FIELDS}
-        values["collected_at"] = collected_at
-        return cls(**values)
-
-    def dedup_keys(self) -> tuple[str, ...]:
-        try:
-            return self._keys
-        except AttributeError:
-            keys = super().dedup_keys()
-            object.__setattr__(self, "_keys", keys)  # frozen: set as the dataclass does
-            return keys
-
-
 class _RateLimiter:
     """At most ``rate`` sends per recording second, spaced evenly on the run's timeline.
 
@@ -364,7 +339,7 @@ class _Run:
             async for item in items:
                 stamp = _Stamp.at(self.inputs.clock.task_time())
                 self.note_end(stamp.schedule_s)
-                yield _RunItem.of(item, self.now_utc(stamp)), stamp
+                yield item.collected(self.now_utc(stamp)), stamp
 
     def note_end(self, t: float) -> None:
         self.end_s = max(self.end_s, t)

@@ -87,7 +87,11 @@ def processing_key(
     processed; one post delivered twice is processed once."""
     if text_identifies_post(title, body):
         return content_hash
-    link = canonical_url(url, source_id)
+    return _key_of_post(canonical_url(url, source_id), source, source_id)
+
+
+def _key_of_post(link: str, source: str, source_id: str) -> str:
+    """The processing key of a post whose text does not identify it: its link, else itself."""
     if link:
         return "url-" + hashlib.sha256(link.encode()).hexdigest()
     return "id-" + hashlib.sha256(f"{source}\n{source_id}".encode()).hexdigest()
@@ -187,6 +191,11 @@ class ContentItem:
     collected_at: datetime
     content_hash: str
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # ``dedup_keys()`` once worked out (tens of microseconds an item): the dedup check, the
+    # processing key and the history record all read them. Not part of the item's value.
+    _keys: tuple[str, ...] | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def create(
@@ -227,21 +236,37 @@ class ContentItem:
 
     def processing_key(self) -> str:
         """What the processor is idempotent by (``processing_key``): the content hash, or the
-        story's link or the post itself when its text is too short to identify it."""
-        return processing_key(
-            self.content_hash, self.title, self.body, self.source, self.source_id, self.url
-        )
+        story's link or the post itself when its text is too short to identify it. Read off
+        ``dedup_keys()`` (which a run computes once an item), not worked out again."""
+        link = ""
+        for key in self.dedup_keys():
+            if key.startswith("hash:"):
+                return self.content_hash
+            if key.startswith("url:"):
+                link = key[4:]
+        return _key_of_post(link, self.source, self.source_id)
 
     def dedup_keys(self) -> tuple[str, ...]:
         """The keys under which this item counts as seen, in the order of ``KEY_KINDS``: its
-        id, its link (when it has one) and its text (when long enough to identify a post)."""
+        id, its link (when it has one) and its text (when long enough to identify a post).
+        Worked out on the first call (a feed's parser thread makes it there)."""
+        if self._keys is not None:
+            return self._keys
         keys = [f"id:{self.source}:{self.source_id}"]
         link = self.canonical_url
         if link:
             keys.append(f"url:{link}")
         if text_identifies_post(self.title, self.body):
             keys.append(f"hash:{self.content_hash}")
+        object.__setattr__(self, "_keys", tuple(keys))  # frozen: set as the dataclass does
         return tuple(keys)
+
+    def collected(self, at: datetime) -> ContentItem:
+        """This item collected at ``at`` (its dedup keys carried over, they do not depend on
+        the time)."""
+        item = dataclasses.replace(self, collected_at=at)
+        object.__setattr__(item, "_keys", self._keys)
+        return item
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (times as ISO 8601); a shallow copy, cheap on the hot path."""
@@ -253,15 +278,15 @@ class ContentItem:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ContentItem:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in fields}
+        values = {k: v for k, v in data.items() if k in _NAMES}
         values["published_at"] = _as_utc(datetime.fromisoformat(values["published_at"]))
         values["collected_at"] = _as_utc(datetime.fromisoformat(values["collected_at"]))
         values.setdefault("metadata", {})
         return cls(**values)
 
 
-_FIELDS = dataclasses.fields(ContentItem)
+_FIELDS = tuple(f for f in dataclasses.fields(ContentItem) if f.init)  # the item's value
+_NAMES = frozenset(f.name for f in _FIELDS)
 
 
 def _as_utc(value: datetime) -> datetime:

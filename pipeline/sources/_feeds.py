@@ -127,7 +127,10 @@ async def collect_feed(
 def _parse_items(fetched: Fetched, source: SourceConfig, stats: SourceStats) -> list[ContentItem]:
     """Check, parse and build the items, all in the parser thread (HTML to text is CPU work)."""
     utf8 = check_entities(fetched)
-    return _items(parse_feed(fetched), utf8, fetched, source, stats)
+    items = _items(parse_feed(fetched), utf8, fetched, source, stats)
+    for item in items:
+        item.dedup_keys()  # worked out here, off the event loop the senders share
+    return items
 
 
 def _items(

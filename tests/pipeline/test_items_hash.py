@@ -216,3 +216,19 @@ def test_the_processing_key_is_the_text_or_the_post() -> None:
     assert processing_key("h" * 64, "How?", "", "reddit", "t3_abc", "https://A.example/p#") == (
         f"url-{link}"
     )
+
+
+@given(
+    title=st.lists(st.sampled_from(["one", "two", "Three", "four"]), max_size=14).map(" ".join),
+    body=st.sampled_from(["", "five six", "a b c d e f g h i j k l m"]),
+    source=st.sampled_from(["reddit", "rss", "mastodon"]),
+    url=st.sampled_from(["", "https://A.example/p?utm_source=x", "https://b.example/#comments"]),
+)
+def test_the_item_reads_its_processing_key_off_its_dedup_keys(
+    title: str, body: str, source: str, url: str
+) -> None:
+    """The item's method (read off the dedup keys a run computes once) and the function the
+    processor applies to a message agree on every kind of item."""
+    item = _item(title=title, body=body, source=source, url=url)
+    expected = processing_key(item.content_hash, title, body, source, item.source_id, url)
+    assert item.processing_key() == expected

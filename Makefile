@@ -73,7 +73,7 @@ bench: install $(BENCH_STAMP) ## run benchmarks/ (each prints its figure on its 
 MUTATE = $(shell $(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['tool']['mutmut']['only_mutate']))" 2>/dev/null)
 MUTANT_JOBS ?= 2
 
-mutants: install ## mutation testing of the pure modules (slow: ~30 min on 2 cores); scores as in docs/testing.md
+mutants: install ## mutation testing of the pure modules (slow: ~20 min on 2 cores); scores as in docs/testing.md
 	@set -e; mkdir -p mutants; for module in $(MUTATE); do \
 		name=$$(echo $${module%.py} | tr / .); log=mutants/run-$$name.log; echo "== $$module"; \
 		if ! $(BIN)/mutmut run --max-children $(MUTANT_JOBS) "$$name.*" > $$log 2>&1; then \

@@ -258,8 +258,9 @@ class ContentItem:
             keys.append(f"url:{link}")
         if text_identifies_post(self.title, self.body):
             keys.append(f"hash:{self.content_hash}")
-        object.__setattr__(self, "_keys", tuple(keys))  # frozen: set as the dataclass does
-        return tuple(keys)
+        result = tuple(keys)
+        object.__setattr__(self, "_keys", result)  # frozen: set as the dataclass does
+        return result
 
     def collected(self, at: datetime) -> ContentItem:
         """This item collected at ``at`` (its dedup keys carried over, they do not depend on

@@ -222,13 +222,41 @@ def test_the_processing_key_is_the_text_or_the_post() -> None:
     title=st.lists(st.sampled_from(["one", "two", "Three", "four"]), max_size=14).map(" ".join),
     body=st.sampled_from(["", "five six", "a b c d e f g h i j k l m"]),
     source=st.sampled_from(["reddit", "rss", "mastodon"]),
-    url=st.sampled_from(["", "https://A.example/p?utm_source=x", "https://b.example/#comments"]),
+    url=st.sampled_from(
+        [
+            "",
+            "https://A.example/p?utm_source=x",
+            "https://b.example/#comments",
+            "https://c.example/day.html#a1",
+        ]
+    ),  # fmt: skip
+    source_id=st.sampled_from(["guid-1", "https://c.example/day.html"]),
 )
 def test_the_item_reads_its_processing_key_off_its_dedup_keys(
-    title: str, body: str, source: str, url: str
+    title: str, body: str, source: str, url: str, source_id: str
 ) -> None:
     """The item's method (read off the dedup keys a run computes once) and the function the
     processor applies to a message agree on every kind of item."""
-    item = _item(title=title, body=body, source=source, url=url)
-    expected = processing_key(item.content_hash, title, body, source, item.source_id, url)
+    item = _item(title=title, body=body, source=source, url=url, source_id=source_id)
+    expected = processing_key(item.content_hash, title, body, source, source_id, url)
     assert item.processing_key() == expected
+
+
+def test_a_short_posts_key_judges_its_links_fragment_with_its_own_id() -> None:
+    """The fragment of a day page's item tells items apart, unless the item's id is the page."""
+    day = "https://c.example/day.html"
+    apart = processing_key("h" * 64, "Hi", "", "rss", "guid-1", f"{day}#a1")
+    same = processing_key("h" * 64, "Hi", "", "rss", day, f"{day}#a1")
+    assert apart == "url-" + hashlib.sha256(f"{day}#a1".encode()).hexdigest()
+    assert same == "url-" + hashlib.sha256(day.encode()).hexdigest()
+
+
+def test_a_collected_copy_keeps_the_item_and_its_keys() -> None:
+    item = _item()
+    keys = item.dedup_keys()
+    at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    copy = item.collected(at)
+    assert copy.collected_at == at and item.collected_at != at
+    assert copy.to_dict() == {**item.to_dict(), "collected_at": "2026-11-30T12:00:00+00:00"}
+    assert copy.dedup_keys() is keys  # carried over, not worked out again
+    assert _item().collected(at).dedup_keys() == keys  # the same keys when worked out

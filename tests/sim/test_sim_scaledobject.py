@@ -223,3 +223,30 @@ def test_a_behavior_read_alone_names_itself() -> None:
         parse_behavior(["scaleUp"])
     assert str(info.value) == "behavior: behavior must be a mapping"
     assert parse_behavior({}) == Behavior()
+
+
+def test_every_number_setting_is_read_into_its_field() -> None:
+    """Each ScaledObject number lands in the spec field it names (values unlike the defaults)."""
+    doc = _with(pollingInterval=7, cooldownPeriod=45, initialCooldownPeriod=90,
+                minReplicaCount=1, maxReplicaCount=9)  # fmt: skip
+    trigger(doc)["metadata"].update(queueLength=11, activationQueueLength=3)
+    spec = ScalerSpec.from_dict(doc)
+    assert (spec.polling_interval_s, spec.cooldown_period_s, spec.initial_cooldown_period_s) == (
+        7.0, 45.0, 90.0,
+    )  # fmt: skip
+    assert (spec.min_replicas, spec.max_replicas) == (1, 9)
+    assert (spec.queue_length, spec.activation_queue_length) == (11, 3)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["spec"].update(minReplicaCount="one"), "minReplicaCount must be a whole number, got 'one'"),
+        (lambda d: trigger(d)["metadata"].update(queueLength=1.5), "queueLength must be a whole number, got 1.5"),
+        (lambda d: d["spec"].update(initialCooldownPeriod="x"), "initialCooldownPeriod must be a whole number, got 'x'"),
+    ],
+)  # fmt: skip
+def test_a_bad_number_names_its_field(change, message) -> None:
+    with pytest.raises(ValueError) as info:
+        ScalerSpec.from_dict(shipped_with(change))
+    assert str(info.value) == f"ScaledObject: {message}"

@@ -47,12 +47,13 @@ from pipeline.config import SourceConfig
 from pipeline.history import HistoryIndex, SeenKeys, first_seen
 from pipeline.items import ContentItem, key_kind
 from pipeline.messages import (
+    MAX_COLLECTION_LINE_BYTES,
     build_message,
     claim_blob_name,
     collection_blob_name,
     collection_line,
+    encode_collection_line,
     encode_message,
-    line_needs_claim_check,
     needs_claim_check,
 )
 from pipeline.metrics import MessageRecord, RunMetrics, RunTally
@@ -292,13 +293,16 @@ class _Run:
             ref = self._claims[item.content_hash] = f"{self.inputs.store.name}/{claim}"
         return ref
 
-    async def blob_lines(self, items: Sequence[ContentItem]) -> list[dict[str, Any]]:
-        """Collection-blob lines; an item over the append-block limit is claim-checked, so
-        that one huge item does not fail the append of the whole run."""
-        return [
-            collection_line(i, await self.claim(i) if line_needs_claim_check(i) else None)
-            for i in items
-        ]
+    async def blob_lines(self, items: Sequence[ContentItem]) -> list[bytes]:
+        """Collection-blob lines, encoded once; an item over the append-block limit is
+        claim-checked, so that one huge item does not fail the append of the whole run."""
+        lines = []
+        for item in items:
+            line = encode_collection_line(collection_line(item))
+            if len(line) > MAX_COLLECTION_LINE_BYTES:
+                line = encode_collection_line(collection_line(item, await self.claim(item)))
+            lines.append(line)
+        return lines
 
     async def send_all(self, items: Sequence[ContentItem], mode: str, stamp: _Stamp) -> None:
         """Send with at most ``send_concurrency`` in flight."""

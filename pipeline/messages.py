@@ -28,6 +28,7 @@ __all__ = [
     "claim_blob_name",
     "collection_blob_name",
     "collection_line",
+    "encode_collection_line",
     "encode_message",
     "line_needs_claim_check",
     "message_schema",
@@ -58,11 +59,16 @@ def collection_line(item: ContentItem, claim_check: str | None = None) -> dict[s
     return line
 
 
+def encode_collection_line(line: dict[str, Any]) -> bytes:
+    """A collection-blob line as the blob store writes it: compact, ASCII-escaped JSON (values
+    JSON does not know written as text) and a newline. ``BlobStore.append_jsonl`` takes it as
+    it is."""
+    return (json.dumps(line, separators=(",", ":"), default=str) + "\n").encode("ascii")
+
+
 def line_needs_claim_check(item: ContentItem) -> bool:
-    """True when the item's collection-blob line (compact JSON, ASCII-escaped, as the blob
-    store writes it) would not fit in one append block."""
-    text = json.dumps(collection_line(item), separators=(",", ":"), default=str)
-    return len(text) + 1 > MAX_COLLECTION_LINE_BYTES
+    """True when the item's collection-blob line would not fit in one append block."""
+    return len(encode_collection_line(collection_line(item))) > MAX_COLLECTION_LINE_BYTES
 
 
 def collection_blob_name(collection_id: str, started_at_iso: str) -> str:

@@ -68,6 +68,8 @@ class BlobStore:
 
     async def append_jsonl(self, blob: str, records: Iterable[Any]) -> int:
         """Append records as JSON lines (blob created when missing); returns lines written.
+        A record is encoded here as compact JSON, or given as ``bytes``: a line already encoded,
+        its newline included.
 
         Each append is one block of whole lines, so concurrent writers never interleave
         within a line. The blob is created only when an append finds it missing, so a
@@ -77,7 +79,11 @@ class BlobStore:
         chunk: list[bytes] = []
         size = lines = 0
         for record in records:
-            data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+            data = (
+                record  # a line already encoded (``pipeline.messages.encode_collection_line``)
+                if isinstance(record, bytes)
+                else (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+            )
             if len(data) > MAX_APPEND_BLOCK_BYTES:
                 raise StorageError(
                     f"{self._blob_what(blob)}: one record is {len(data)} bytes, over the "

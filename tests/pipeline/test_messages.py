@@ -14,6 +14,7 @@ from pipeline.messages import (
     claim_blob_name,
     collection_blob_name,
     collection_line,
+    encode_collection_line,
     encode_message,
     line_needs_claim_check,
     needs_claim_check,
@@ -170,3 +171,16 @@ def test_validation_names_the_message_when_a_field_is_missing():
     assert (
         str(typed.value) == "invalid content-item/v1 message at metadata: 5 is not of type 'object'"
     )
+
+
+def test_an_encoded_line_is_what_the_store_would_write():
+    """The collector encodes each line once and hands the bytes to the store, which would have
+    written the same bytes from the dict."""
+    item = ContentItem.create(
+        source="rss", source_name="f", source_id="g", url="", title="café", body="b", author="",
+        published_at=datetime(2026, 11, 29, tzinfo=UTC), metadata={"seen": datetime(2026, 1, 1)},
+    )  # fmt: skip
+    line = encode_collection_line(collection_line(item))
+    assert line == (json.dumps(item.to_dict(), separators=(",", ":"), default=str) + "\n").encode()
+    assert b"caf\\u00e9" in line and line.endswith(b"}\n")
+    assert len(line) == _line_bytes(item)

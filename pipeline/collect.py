@@ -47,13 +47,13 @@ from pipeline.config import SourceConfig
 from pipeline.history import HistoryIndex, SeenKeys, first_seen
 from pipeline.items import ContentItem, key_kind
 from pipeline.messages import (
-    MAX_COLLECTION_LINE_BYTES,
     build_message,
     claim_blob_name,
     collection_blob_name,
     collection_line,
     encode_collection_line,
     encode_message,
+    line_needs_claim_check,
     needs_claim_check,
 )
 from pipeline.metrics import MessageRecord, RunMetrics, RunTally
@@ -299,7 +299,7 @@ class _Run:
         lines = []
         for item in items:
             line = encode_collection_line(collection_line(item))
-            if len(line) > MAX_COLLECTION_LINE_BYTES:
+            if line_needs_claim_check(line):
                 line = encode_collection_line(collection_line(item, await self.claim(item)))
             lines.append(line)
         return lines

@@ -66,9 +66,10 @@ def encode_collection_line(line: dict[str, Any]) -> bytes:
     return (json.dumps(line, separators=(",", ":"), default=str) + "\n").encode("ascii")
 
 
-def line_needs_claim_check(item: ContentItem) -> bool:
-    """True when the item's collection-blob line would not fit in one append block."""
-    return len(encode_collection_line(collection_line(item))) > MAX_COLLECTION_LINE_BYTES
+def line_needs_claim_check(line: bytes) -> bool:
+    """True when a collection-blob line (``encode_collection_line``) would not fit in one
+    append block."""
+    return len(line) > MAX_COLLECTION_LINE_BYTES
 
 
 def collection_blob_name(collection_id: str, started_at_iso: str) -> str:

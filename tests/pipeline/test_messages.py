@@ -141,21 +141,25 @@ def _line_bytes(item: ContentItem) -> int:
     return len(json.dumps(item.to_dict(), separators=(",", ":"), default=str)) + 1
 
 
+def _line(item: ContentItem) -> bytes:
+    return encode_collection_line(collection_line(item))
+
+
 def test_a_line_needs_a_claim_check_past_one_append_block():
     base = _item(body="")
     room = MAX_COLLECTION_LINE_BYTES - _line_bytes(base)
     fits, over = _item(body="a" * room), _item(body="a" * (room + 1))
     assert _line_bytes(fits) == MAX_COLLECTION_LINE_BYTES
-    assert not line_needs_claim_check(fits) and line_needs_claim_check(over)
+    assert not line_needs_claim_check(_line(fits)) and line_needs_claim_check(_line(over))
     # Metadata that is not JSON (a time) is written as text, as the store does.
     dated = ContentItem.create(
         source="rss", source_name="f", source_id="g", url="", title="t", body="", author="",
         published_at=datetime(2026, 11, 29, tzinfo=UTC), metadata={"seen": datetime(2026, 1, 1)},
     )  # fmt: skip
-    assert not line_needs_claim_check(dated)
+    assert not line_needs_claim_check(_line(dated))
     # Escaped as the store writes it: "é" is \\u00e9, six bytes, in the line.
     escaped = _item(body="é" * (room // 6 + 1))
-    assert len(escaped.body.encode()) < room and line_needs_claim_check(escaped)
+    assert len(escaped.body.encode()) < room and line_needs_claim_check(_line(escaped))
 
 
 def test_validation_names_the_message_when_a_field_is_missing():

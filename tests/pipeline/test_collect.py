@@ -201,8 +201,9 @@ async def collect(
     history: HistoryIndex | None = None,
     started_at: datetime = START,
     collection_id: str | None = None,
+    clock: Clock | None = None,
 ) -> RunMetrics:
-    clock = Clock(speed)
+    clock = clock or Clock(speed)
     async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
         return await collect_run(
             RunInputs(
@@ -578,19 +579,7 @@ async def test_rate_limit_waits_once_per_slot_at_any_replay_speed(
     clock = _SleepTally(speed=100)
     async with StorageAccount(connection_string) as account:
         async with fresh(account, unique_name) as (queue, store):
-            async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
-                metrics = await collect_run(
-                    RunInputs(
-                        sources=srcs,
-                        client=client,
-                        queue=queue,
-                        store=store,
-                        history=HistoryIndex(store),
-                        clock=clock,
-                        started_at=START,
-                        options=options,
-                    )  # fmt: skip
-                )
+            metrics = await collect(entries, srcs, queue, store, options=options, clock=clock)
     assert metrics.items_queued == count
     # Slots from the first item on: (count - 1) intervals after it, plus the latency before.
     assert clock.slept <= latency_s + count / rate + 1.0, clock.slept

@@ -28,6 +28,7 @@ from pipeline.history import HistoryIndex
 from pipeline.storage import QueueAdapter, StorageAccount
 from tests.pipeline.test_collect import (
     START,
+    collect,
     drain,
     feed_items,
     fresh,
@@ -142,26 +143,11 @@ async def test_each_items_dedup_keys_are_computed_once(
     srcs = sources({"name": "a", "type": "rss", "url": "https://a.example/rss"})
     async with (
         StorageAccount(connection_string) as account,
-        fresh(account, unique_name) as (
-            queue,
-            store,
-        ),
+        fresh(account, unique_name) as (queue, store),
     ):
         history = HistoryIndex(store)
-        clock = Clock(50.0)
-        async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
-            metrics = await collect_run(
-                RunInputs(
-                    sources=srcs,
-                    client=client,
-                    queue=queue,
-                    store=store,
-                    history=history,
-                    clock=clock,
-                    started_at=START,
-                    options=CollectorOptions(mode_override="streaming"),
-                )
-            )
+        options = CollectorOptions(mode_override="streaming")
+        metrics = await collect(entries, srcs, queue, store, options=options, history=history)
         recorded = await history.load(START + timedelta(minutes=1))
     assert metrics.items_queued == 5
     assert len(calls) == 5 and len(set(calls)) == 5, calls  # once each

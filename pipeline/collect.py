@@ -44,7 +44,7 @@ import httpx
 from pipeline._tasks import first_error
 from pipeline.clock import Clock
 from pipeline.config import SourceConfig
-from pipeline.history import HistoryIndex, SeenKeys, first_seen
+from pipeline.history import HistoryIndex, SeenKeys, first_seen_index
 from pipeline.items import ContentItem, key_kind
 from pipeline.messages import (
     build_message,
@@ -192,7 +192,9 @@ class _Run:
         )
         rate = inputs.options.rate_limit_items_per_s
         self.limiter = _RateLimiter(rate, inputs.clock) if rate else None
-        self._pending: list[ContentItem] = []  # streaming: sent, waiting for blob + history
+        # Streaming: sent, waiting for the blob and the history (line, key digests, time).
+        self._pending: list[tuple[bytes, tuple[str, ...], datetime]] = []
+        self._collected = 0  # items collected so far, all sources
         self._claims: dict[str, str] = {}  # content hash -> claim check written this run
         self._flush_lock = asyncio.Lock()
         self._blob_ready = False
@@ -217,16 +219,15 @@ class _Run:
     def accept(self, item: ContentItem) -> bool:
         """Count the item and say whether it is new (not in the history nor this run)."""
         self.tally.collected[item.source_name] += 1
-        total = sum(self.tally.collected.values())
-        keys = item.dedup_keys()
-        matched = first_seen(keys, self.seen_history, self.seen_run)
-        new = matched is None
-        self.seen_run.add(keys)
+        self._collected += 1
+        digests = item.key_digests()
+        matched = first_seen_index(digests, self.seen_history, self.seen_run)
+        self.seen_run.add_digests(digests)
         if matched is not None:
-            self.tally.count_duplicate(item.source_name, key_kind(matched))
-        if total % self.inputs.options.progress_every == 0:
+            self.tally.count_duplicate(item.source_name, key_kind(item.dedup_keys()[matched]))
+        if self._collected % self.inputs.options.progress_every == 0:
             self.log_progress()
-        return new
+        return matched is None
 
     def log_progress(self) -> None:
         log.info(
@@ -293,16 +294,13 @@ class _Run:
             ref = self._claims[item.content_hash] = f"{self.inputs.store.name}/{claim}"
         return ref
 
-    async def blob_lines(self, items: Sequence[ContentItem]) -> list[bytes]:
-        """Collection-blob lines, encoded once; an item over the append-block limit is
-        claim-checked, so that one huge item does not fail the append of the whole run."""
-        lines = []
-        for item in items:
-            line = encode_collection_line(collection_line(item))
-            if line_needs_claim_check(line):
-                line = encode_collection_line(collection_line(item, await self.claim(item)))
-            lines.append(line)
-        return lines
+    async def blob_line(self, item: ContentItem) -> bytes:
+        """The item's collection-blob line, encoded once; an item over the append-block limit
+        is claim-checked, so that one huge item does not fail the append of the whole run."""
+        line = encode_collection_line(collection_line(item))
+        if line_needs_claim_check(line):
+            line = encode_collection_line(collection_line(item, await self.claim(item)))
+        return line
 
     async def send_all(self, items: Sequence[ContentItem], mode: str, stamp: _Stamp) -> None:
         """Send with at most ``send_concurrency`` in flight."""
@@ -320,12 +318,12 @@ class _Run:
     async def flush(self) -> None:
         """Streaming: append the sent items to the blob, then record their keys."""
         async with self._flush_lock:
-            items, self._pending = self._pending, []
-            if not items:
+            entries, self._pending = self._pending, []
+            if not entries:
                 return
             await self.ensure_blob()
-            await self.inputs.store.append_jsonl(self.blob, await self.blob_lines(items))
-            await self.inputs.history.record([(i.dedup_keys(), i.collected_at) for i in items])
+            await self.inputs.store.append_jsonl(self.blob, [line for line, _, _ in entries])
+            await self.inputs.history.record_digests([(d, at) for _, d, at in entries])
 
     # -- the two groups ------------------------------------------------------------------
     async def read_source(self, source: SourceConfig) -> Any:
@@ -360,9 +358,13 @@ class _Run:
         new_items = [item for item in collected if self.accept(item)]
         if new_items:
             await self.ensure_blob()
-            await self.inputs.store.append_jsonl(self.blob, await self.blob_lines(new_items))
+            await self.inputs.store.append_jsonl(
+                self.blob, [await self.blob_line(item) for item in new_items]
+            )
             await self.send_all(new_items, "batch", done)
-            await self.inputs.history.record([(i.dedup_keys(), i.collected_at) for i in new_items])
+            await self.inputs.history.record_digests(
+                [(i.key_digests(), i.collected_at) for i in new_items]
+            )
         self.note_end(done.now())
 
     async def run_streaming_source(self, source: SourceConfig, outbox: asyncio.Queue[Any]) -> None:
@@ -397,7 +399,9 @@ class _Run:
 
     async def send_streaming(self, item: ContentItem, stamp: _Stamp) -> None:
         await self.send(item, "streaming", stamp)
-        self._pending.append(item)
+        # The blob line is encoded here, item by item between the sends, so that a flush holds
+        # the loop only for its two requests, not for the encoding of a second's worth of items.
+        self._pending.append((await self.blob_line(item), item.key_digests(), item.collected_at))
         if len(self._pending) >= self.inputs.options.blob_flush_items:
             self._flush_now.set()  # the flusher writes; the sender goes on sending
 

@@ -11,7 +11,7 @@ item's line in the collection blob when it would pass the 4 MiB append-block lim
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ def encode_collection_line(line: dict[str, Any]) -> bytes:
     """A collection-blob line as the blob store writes it: compact, ASCII-escaped JSON (values
     JSON does not know written as text) and a newline. ``BlobStore.append_jsonl`` takes it as
     it is."""
-    return (json.dumps(line, separators=(",", ":"), default=str) + "\n").encode("ascii")
+    return (_LINE_JSON.encode(line) + "\n").encode("ascii")
 
 
 def line_needs_claim_check(line: bytes) -> bool:
@@ -100,7 +100,7 @@ def build_message(
         body, truncated = body[:_CUT_BODY_CHARS], True
     return {
         "schema": SCHEMA_ID,
-        "id": message_id or uuid.uuid4().hex,
+        "id": message_id or new_message_id(),
         "content_hash": item.content_hash,
         "source": item.source,
         "source_name": item.source_name,
@@ -120,9 +120,27 @@ def build_message(
     }
 
 
+# Built once: ``json.dumps`` with options builds an encoder on every call.
+_MESSAGE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_LINE_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def encode_message(message: dict[str, Any]) -> str:
     """Compact JSON, as sent (the queue adapter base64-encodes it)."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _MESSAGE_JSON.encode(message)
+
+
+def new_message_id() -> str:
+    """A random UUID (version 4, RFC 4122 variant) as 32 hex digits, like
+    ``uuid.uuid4().hex`` but without building a ``UUID`` object (a third of the cost)."""
+    n = int.from_bytes(os.urandom(16))
+    return f"{n & _UUID4_CLEAR | _UUID4_SET:032x}"
+
+
+# uuid.UUID(version=4): the version nibble (bits 76-79) set to 4, the variant's two bits
+# (62-63) to 10.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (4 << 76) | (0x8000 << 48)
 
 
 def needs_claim_check(message: dict[str, Any] | str) -> bool:

@@ -30,7 +30,7 @@ collections). ``docs/history.md`` explains why concurrent writers and crashes lo
 """
 
 from pipeline.history.index import HistoryIndex, LoadStats
-from pipeline.history.keys import SeenKeys, first_seen, key_digest
+from pipeline.history.keys import SeenKeys, first_seen, first_seen_index, key_digest, key_digests
 from pipeline.history.layout import collection_started_at
 from pipeline.history.retention import cleanup_collections
 
@@ -41,5 +41,7 @@ __all__ = [
     "cleanup_collections",
     "collection_started_at",
     "first_seen",
+    "first_seen_index",
     "key_digest",
+    "key_digests",
 ]

@@ -20,6 +20,7 @@ import array
 import base64
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from itertools import chain
 from typing import Any
@@ -39,7 +40,7 @@ _MAX_ENTRIES_PER_LINE = 5_000
 
 
 def encode_lines(
-    hour: datetime, times: list[int], keys_of: list[list[str]]
+    hour: datetime, times: list[int], keys_of: Sequence[Sequence[str]]
 ) -> list[dict[str, Any]]:
     """Version 2 lines for the entries of the bucket ``hour``: entry ``i`` at ``times[i]`` µs
     into the hour, with the digests ``keys_of[i]``."""

@@ -14,14 +14,14 @@ import contextlib
 import gc
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pipeline._tasks import gather_bounded
 from pipeline.errors import StorageError
 from pipeline.history.codec import add_window_entries, encode_lines
-from pipeline.history.keys import SeenKeys, key_digest
+from pipeline.history.keys import SeenKeys, key_digests
 from pipeline.history.layout import HISTORY_PREFIX, bucket_hour, bucket_name, day_path
 from pipeline.history.retention import cleanup_buckets, cleanup_collections
 from pipeline.history.window import (
@@ -120,9 +120,13 @@ class HistoryIndex:
         One append per bucket per call (grouped), so concurrent writers lose nothing.
         Entries without keys are skipped.
         """
-        buckets: dict[datetime, tuple[list[int], list[list[str]]]] = {}
-        for keys, when in entries:
-            digests = [key_digest(k) for k in keys]
+        return await self.record_digests((key_digests(keys), when) for keys, when in entries)
+
+    async def record_digests(self, entries: Iterable[tuple[Sequence[str], datetime]]) -> int:
+        """``record`` for keys already digested (``key_digests``): the collector digests an
+        item's keys once, for its dedup check, and records those digests."""
+        buckets: dict[datetime, tuple[list[int], list[Sequence[str]]]] = {}
+        for digests, when in entries:
             if not digests:
                 continue
             moment = utc(when)
@@ -135,7 +139,7 @@ class HistoryIndex:
         await gather_bounded(self.max_concurrency, self._append, buckets.items())
         return sum(len(times) for times, _ in buckets.values())
 
-    async def _append(self, bucket: tuple[datetime, tuple[list[int], list[list[str]]]]) -> None:
+    async def _append(self, bucket: tuple[datetime, tuple[list[int], list[Sequence[str]]]]) -> None:
         hour, (times, keys_of) = bucket
         lines = encode_lines(hour, times, keys_of)
         part = self._parts.get(hour, 0)

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-__all__ = ["DIGEST_CHARS", "SeenKeys", "first_seen", "key_digest"]
+from pipeline.items import DIGEST_CHARS, key_digest
 
-DIGEST_CHARS = 16  # the length of every digest ``key_digest`` returns
-_DIGEST_BYTES = 12  # a multiple of 3: base64 without padding
+__all__ = [
+    "DIGEST_CHARS",
+    "SeenKeys",
+    "first_seen",
+    "first_seen_index",
+    "key_digest",
+    "key_digests",
+]
 
 
-@functools.lru_cache(maxsize=8192)
-def key_digest(key: str) -> str:
-    """A short stable digest of a dedup key: 12 bytes of SHA-256 as URL-safe base64 (16 chars).
-
-    96 bits: a false "seen" needs a collision among the window's digests, about
-    ``keys_checked * keys_in_window / 2**96`` (1e-19 a day at 30,000 keys a day). Cached: a
-    streaming run digests each key of an item several times (history check, run set, history
-    record a flush later), and a hit costs a tenth of a digest."""
-    raw = hashlib.sha256(key.encode("utf-8")).digest()[:_DIGEST_BYTES]
-    return base64.urlsafe_b64encode(raw).decode("ascii")
+def key_digests(keys: Iterable[str]) -> tuple[str, ...]:
+    """``key_digest`` of each key, in order."""
+    return tuple(map(key_digest, keys))
 
 
 class SeenKeys:
@@ -63,8 +59,17 @@ def first_seen(keys: Iterable[str], *sets: SeenKeys) -> str | None:
 
     ``ContentItem.dedup_keys`` lists an item's keys as id, link, text: the key returned is
     the kind a duplicate counts under when it matches several."""
-    for key in keys:
-        digest = key_digest(key)
+    keys = tuple(keys)
+    index = first_seen_index(key_digests(keys), *sets)
+    return None if index is None else keys[index]
+
+
+def first_seen_index(digests: Sequence[str], *sets: SeenKeys) -> int | None:
+    """The position of the first of ``digests`` (an item's ``key_digests``) that any of
+    ``sets`` has seen, else None: ``first_seen`` for keys already digested."""
+    if all(s._digests.isdisjoint(digests) for s in sets):
+        return None  # the common case, settled in C
+    for index, digest in enumerate(digests):
         if any(digest in s._digests for s in sets):
-            return key
+            return index
     return None

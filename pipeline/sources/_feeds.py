@@ -129,7 +129,7 @@ def _parse_items(fetched: Fetched, source: SourceConfig, stats: SourceStats) -> 
     utf8 = check_entities(fetched)
     items = _items(parse_feed(fetched), utf8, fetched, source, stats)
     for item in items:
-        item.dedup_keys()  # worked out here, off the event loop the senders share
+        item.key_digests()  # the keys and their digests worked out here, off the event loop
     return items
 
 

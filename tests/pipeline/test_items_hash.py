@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
@@ -260,3 +261,16 @@ def test_a_collected_copy_keeps_the_item_and_its_keys() -> None:
     assert copy.to_dict() == {**item.to_dict(), "collected_at": "2026-11-30T12:00:00+00:00"}
     assert copy.dedup_keys() is keys  # carried over, not worked out again
     assert _item().collected(at).dedup_keys() == keys  # the same keys when worked out
+    digests = item.key_digests()
+    assert item.collected(at).key_digests() is digests
+
+
+def test_an_items_key_digests_are_its_keys_digested_in_order() -> None:
+    item = _item("A title long enough to be a text key of its own", "and a body of words")
+    keys = item.dedup_keys()
+    assert len(keys) == 3
+    expected = tuple(
+        base64.urlsafe_b64encode(hashlib.sha256(k.encode()).digest()[:12]).decode() for k in keys
+    )
+    assert item.key_digests() == expected
+    assert item.key_digests() is item.key_digests()  # worked out once

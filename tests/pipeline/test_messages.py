@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,7 @@ from pipeline.messages import (
     encode_message,
     line_needs_claim_check,
     needs_claim_check,
+    new_message_id,
     validate_message,
 )
 from pipeline.storage import MAX_MESSAGE_BYTES, QueueAdapter
@@ -112,6 +114,23 @@ def test_encoding_is_compact_utf8_json():
     assert encode_message({"a": 1, "b": "é ü", "t": when}) == (
         '{"a":1,"b":"é ü","t":"2026-11-29 08:00:00+00:00"}'
     )
+
+
+def test_a_message_id_is_a_random_uuid4_in_hex():
+    ids = [new_message_id() for _ in range(2_000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        parsed = uuid.UUID(hex=value)
+        assert parsed.hex == value and len(value) == 32
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # Every other bit is random: each of the 122 free bits is set in some id and clear in another.
+    fixed = (0xF000 << 64) | (0xC000 << 48)
+    seen_set = seen_clear = 0
+    for value in ids:
+        n = int(value, 16)
+        seen_set |= n
+        seen_clear |= ~n
+    assert seen_set & seen_clear & ((1 << 128) - 1) == ((1 << 128) - 1) & ~fixed
 
 
 def test_the_claim_check_limit_is_48_kib_of_utf8():

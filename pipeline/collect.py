@@ -52,9 +52,14 @@ from pipeline.messages import (
     collection_blob_name,
     collection_line,
     encode_collection_line,
+    encode_item,
     encode_message,
+    item_line,
+    item_message,
     line_needs_claim_check,
+    message_frame,
     needs_claim_check,
+    new_message_id,
 )
 from pipeline.metrics import MessageRecord, RunMetrics, RunTally
 from pipeline.sources import SourceStats, collect_source
@@ -180,6 +185,12 @@ class _Run:
             inputs.collection_id or f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         )
         self.blob = collection_blob_name(self.collection_id, started.isoformat())
+        self._frames = {  # what every message of the run adds to its item, encoded once
+            mode: message_frame(
+                collection_id=self.collection_id, collection_blob=self.blob, mode=mode
+            )
+            for mode in MODES
+        }
         self.seen_history = SeenKeys()
         self.seen_run = SeenKeys()
         self.validators = Validators()  # conditional requests: read before, written after
@@ -245,27 +256,29 @@ class _Run:
             await self.inputs.store.ensure_append_blob(self.blob)
             self._blob_ready = True
 
-    async def send(self, item: ContentItem, mode: str, stamp: _Stamp) -> None:
+    async def send(
+        self, item: ContentItem, mode: str, stamp: _Stamp, item_json: str | None = None
+    ) -> None:
+        """Send the item's message; ``item_json`` is ``encode_item(item)`` when the caller has
+        it (the item's fields are encoded once for the message and the blob line)."""
         if self.limiter is not None:
             stamp = await self.limiter.acquire(stamp)
-        message = build_message(
-            item, collection_id=self.collection_id, collection_blob=self.blob, mode=mode
-        )
-        text = encode_message(message)
+        message_id = new_message_id()
+        text = item_message(item_json or encode_item(item), message_id, self._frames[mode])
         if needs_claim_check(text):
             message = build_message(
                 item,
                 collection_id=self.collection_id,
                 collection_blob=self.blob,
                 mode=mode,
-                message_id=message["id"],
+                message_id=message_id,
                 claim_check=await self.claim(item),
             )
             text = encode_message(message)
             self.tally.claim_checks += 1
         queue_id = await self.inputs.queue.send(text)
         record = MessageRecord(
-            item_id=message["id"],
+            item_id=message_id,
             queue_message_id=queue_id,
             content_hash=item.content_hash,
             processing_key=item.processing_key(),
@@ -294,26 +307,30 @@ class _Run:
             ref = self._claims[item.content_hash] = f"{self.inputs.store.name}/{claim}"
         return ref
 
-    async def blob_line(self, item: ContentItem) -> bytes:
-        """The item's collection-blob line, encoded once; an item over the append-block limit
-        is claim-checked, so that one huge item does not fail the append of the whole run."""
-        line = encode_collection_line(collection_line(item))
+    async def blob_line(self, item: ContentItem, item_json: str | None = None) -> bytes:
+        """The item's collection-blob line (from ``item_json``, ``encode_item(item)``, when the
+        caller has it); an item over the append-block limit is claim-checked, so that one huge
+        item does not fail the append of the whole run."""
+        line = item_line(item_json or encode_item(item))
         if line_needs_claim_check(line):
             line = encode_collection_line(collection_line(item, await self.claim(item)))
         return line
 
-    async def send_all(self, items: Sequence[ContentItem], mode: str, stamp: _Stamp) -> None:
-        """Send with at most ``send_concurrency`` in flight."""
+    async def send_all(
+        self, items: Sequence[tuple[ContentItem, str]], mode: str, stamp: _Stamp
+    ) -> None:
+        """Send ``(item, encode_item(item))`` pairs with at most ``send_concurrency`` in
+        flight."""
         semaphore = asyncio.Semaphore(self.inputs.options.send_concurrency)
 
-        async def one(item: ContentItem) -> None:
+        async def one(item: ContentItem, item_json: str) -> None:
             async with semaphore:
-                await self.send(item, mode, stamp)
+                await self.send(item, mode, stamp, item_json)
 
         # A task group, so that one failed send cancels the others instead of orphaning them.
         async with asyncio.TaskGroup() as group:
-            for item in items:
-                group.create_task(one(item))
+            for item, item_json in items:
+                group.create_task(one(item, item_json))
 
     async def flush(self) -> None:
         """Streaming: append the sent items to the blob, then record their keys."""
@@ -355,15 +372,15 @@ class _Run:
                 collected.append(item)
         done = _Stamp.at(self.inputs.clock.task_time())  # every source read, one after another
         self.note_end(done.schedule_s)
-        new_items = [item for item in collected if self.accept(item)]
+        new_items = [(item, encode_item(item)) for item in collected if self.accept(item)]
         if new_items:
             await self.ensure_blob()
             await self.inputs.store.append_jsonl(
-                self.blob, [await self.blob_line(item) for item in new_items]
+                self.blob, [await self.blob_line(item, data) for item, data in new_items]
             )
             await self.send_all(new_items, "batch", done)
             await self.inputs.history.record_digests(
-                [(i.key_digests(), i.collected_at) for i in new_items]
+                [(i.key_digests(), i.collected_at) for i, _ in new_items]
             )
         self.note_end(done.now())
 
@@ -398,10 +415,12 @@ class _Run:
                 self.parse_gate.set()
 
     async def send_streaming(self, item: ContentItem, stamp: _Stamp) -> None:
-        await self.send(item, "streaming", stamp)
-        # The blob line is encoded here, item by item between the sends, so that a flush holds
-        # the loop only for its two requests, not for the encoding of a second's worth of items.
-        self._pending.append((await self.blob_line(item), item.key_digests(), item.collected_at))
+        item_json = encode_item(item)
+        await self.send(item, "streaming", stamp, item_json)
+        # The blob line is made here, item by item between the sends, so that a flush holds the
+        # loop only for its two requests, not for the lines of a second's worth of items.
+        line = await self.blob_line(item, item_json)
+        self._pending.append((line, item.key_digests(), item.collected_at))
         if len(self._pending) >= self.inputs.options.blob_flush_items:
             self._flush_now.set()  # the flusher writes; the sender goes on sending
 

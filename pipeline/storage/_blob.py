@@ -117,7 +117,9 @@ class BlobStore:
         if data is None:
             raise StorageError(f"{self._blob_what(blob)} not found at {self.endpoint}")
         out = []
-        for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        # Split the bytes, not the text: a UTF-8 line may hold U+2028 and the like in a string,
+        # which ``str.splitlines`` would take for line ends.
+        for number, line in enumerate(data.split(b"\n"), 1):
             if line.strip():
                 try:
                     out.append(json.loads(line))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.items import ContentItem
 from pipeline.messages import (
@@ -16,8 +19,12 @@ from pipeline.messages import (
     collection_blob_name,
     collection_line,
     encode_collection_line,
+    encode_item,
     encode_message,
+    item_line,
+    item_message,
     line_needs_claim_check,
+    message_frame,
     needs_claim_check,
     new_message_id,
     validate_message,
@@ -156,8 +163,9 @@ def test_a_collection_line_is_the_item_or_its_claimed_preview():
 
 
 def _line_bytes(item: ContentItem) -> int:
-    """The line as the blob store writes it: compact, ASCII-escaped JSON and a newline."""
-    return len(json.dumps(item.to_dict(), separators=(",", ":"), default=str)) + 1
+    """The line as the collector writes it: compact UTF-8 JSON and a newline."""
+    text = json.dumps(item.to_dict(), separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(text.encode()) + 1
 
 
 def _line(item: ContentItem) -> bytes:
@@ -176,9 +184,10 @@ def test_a_line_needs_a_claim_check_past_one_append_block():
         published_at=datetime(2026, 11, 29, tzinfo=UTC), metadata={"seen": datetime(2026, 1, 1)},
     )  # fmt: skip
     assert not line_needs_claim_check(_line(dated))
-    # Escaped as the store writes it: "é" is \\u00e9, six bytes, in the line.
-    escaped = _item(body="é" * (room // 6 + 1))
-    assert len(escaped.body.encode()) < room and line_needs_claim_check(_line(escaped))
+    # Counted in UTF-8 bytes, not characters: "é" takes two.
+    accented = _item(body="é" * (room // 2 + 1))
+    assert len(accented.body) < room and line_needs_claim_check(_line(accented))
+    assert not line_needs_claim_check(_line(_item(body="é" * (room // 2))))
 
 
 def test_validation_names_the_message_when_a_field_is_missing():
@@ -196,14 +205,72 @@ def test_validation_names_the_message_when_a_field_is_missing():
     )
 
 
-def test_an_encoded_line_is_what_the_store_would_write():
-    """The collector encodes each line once and hands the bytes to the store, which would have
-    written the same bytes from the dict."""
+def test_an_encoded_line_is_compact_utf8_json_of_the_item():
     item = ContentItem.create(
         source="rss", source_name="f", source_id="g", url="", title="café", body="b", author="",
         published_at=datetime(2026, 11, 29, tzinfo=UTC), metadata={"seen": datetime(2026, 1, 1)},
     )  # fmt: skip
     line = encode_collection_line(collection_line(item))
-    assert line == (json.dumps(item.to_dict(), separators=(",", ":"), default=str) + "\n").encode()
-    assert b"caf\\u00e9" in line and line.endswith(b"}\n")
+    assert (
+        line
+        == (
+            json.dumps(item.to_dict(), separators=(",", ":"), ensure_ascii=False, default=str)
+            + "\n"
+        ).encode()
+    )
+    assert "café".encode() in line and line.endswith(b"}\n") and line.count(b"\n") == 1
     assert len(line) == _line_bytes(item)
+    assert item_line(encode_item(item)) == line  # the collector's path: the item encoded once
+
+
+_TEXTS = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@given(title=_TEXTS, body=_TEXTS, author=_TEXTS, meta=st.dictionaries(_TEXTS, _TEXTS, max_size=3))
+@settings(max_examples=200, deadline=None)
+def test_a_message_from_the_encoded_item_is_the_built_message(
+    title: str, body: str, author: str, meta: dict[str, str]
+):
+    """The collector encodes an item once and frames it as its message: the same JSON object
+    ``build_message`` gives, whatever the text (quotes, backslashes, controls, U+2028...)."""
+    item = ContentItem.create(
+        source="rss", source_name='f"\\', source_id="g\u2028", url="https://a.example/?q=\"x\"",
+        title=title, body=body, author=author, published_at=datetime(2026, 11, 29, tzinfo=UTC),
+        metadata={**meta, "seen": datetime(2026, 1, 1), "n": [1, {"k": None}]},
+    )  # fmt: skip
+    for mode in ("batch", "streaming"):
+        frame = message_frame(collection_id="c-1", collection_blob='b/"x".jsonl', mode=mode)
+        message_id = new_message_id()
+        text = item_message(encode_item(item), message_id, frame)
+        built = build_message(
+            item, collection_id="c-1", collection_blob='b/"x".jsonl', mode=mode,
+            message_id=message_id,
+        )  # fmt: skip
+        assert json.loads(text) == json.loads(encode_message(built))
+        assert len(text.encode()) == len(encode_message(built).encode())  # same size, same limit
+        validate_message(json.loads(text))
+    assert json.loads(item_line(encode_item(item))) == json.loads(_line(item))
+
+
+def test_a_framed_message_takes_only_a_hex_id():
+    frame = message_frame(collection_id="c", collection_blob="b", mode="batch")
+    with pytest.raises(ValueError, match="hex digits"):
+        item_message(encode_item(_item()), 'x","id":"y', frame)
+
+
+def test_a_forked_process_does_not_repeat_its_parents_message_ids():
+    new_message_id()  # the parent now holds random numbers not handed out yet
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then out at once
+        os.write(write, "".join(new_message_id() for _ in range(8)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = pipe.read()
+    parent = "".join(new_message_id() for _ in range(8))
+    assert len(child) == len(parent) == 8 * 32
+    assert not {child[i : i + 32] for i in range(0, len(child), 32)} & {
+        parent[i : i + 32] for i in range(0, len(parent), 32)
+    }

@@ -107,6 +107,22 @@ async def test_append_blob_jsonl_1000_records_in_order(connection_string: str, u
         assert await store.read_jsonl("collection.jsonl") == records
 
 
+async def test_utf8_lines_with_unicode_line_separators_read_back_whole(
+    connection_string: str, unique_name: str
+):
+    """Collection lines are UTF-8 JSON, so a string may hold U+2028, U+0085 or a form feed as
+    they are: only a newline ends a line."""
+    records = [{"text": f"a\u2028b\u2029c\x85d\x0ce {i} \u00e9"} for i in range(3)]
+    lines = [(json.dumps(r, ensure_ascii=False) + "\n").encode() for r in records]
+    async with StorageAccount(connection_string) as account:
+        store = await account.container(unique_name).create_if_missing()
+        await store.append_jsonl("c.jsonl", lines)
+        assert await store.read_jsonl("c.jsonl") == records
+        await store.append_jsonl("c.jsonl", [b"not json\n"])
+        with pytest.raises(StorageError, match="line 4 is not valid JSON"):
+            await store.read_jsonl("c.jsonl")
+
+
 async def test_concurrent_appends_lose_nothing(connection_string: str, unique_name: str):
     async with StorageAccount(connection_string) as account:
         store = await account.container(unique_name).create_if_missing()

@@ -80,12 +80,12 @@ class FirstItemTracer:
             return wrapped
 
         def run_send(original: Any) -> Any:
-            async def wrapped(run: Any, item: Any, mode: str, stamp: Any) -> None:
+            async def wrapped(run: Any, item: Any, mode: str, stamp: Any, *rest: Any) -> None:
                 trace = SendTrace(item.source_name, stamp.schedule_s, stamp.wall)
                 trace.send_start = time.monotonic()
                 token = _current.set(trace)
                 try:
-                    await original(run, item, mode, stamp)
+                    await original(run, item, mode, stamp, *rest)
                 finally:
                     _current.reset(token)
                 trace.enqueued_at = run.tally.records[-1].enqueued_at

@@ -5,6 +5,9 @@
   held back 0.3 s (wall); a second source answers meanwhile. That source, a two-page Reddit
   listing, asks for its second page only after parsing its first, so the time of that request
   says when the parse happened.
+- While that message is in flight the interpreter hands the GIL between threads every 0.5 ms
+  (a feed parse already running in the parser thread cannot be stopped); the other sends run
+  with the process's own switch interval, which the run leaves as it found it.
 - Each item's dedup keys are computed once a run, though the dedup check and the history record
   (a flush later) both use them.
 """
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -51,9 +55,11 @@ class HeldFirstSendQueue(QueueAdapter):
         super().__init__(service, name, endpoint)
         self.sends = 0
         self.first_done: float | None = None
+        self.switch_intervals: list[float] = []  # the interpreter's, as each send went out
 
     async def send(self, content: str | dict[str, Any], *, visibility_timeout: int | None = None):
         self.sends += 1
+        self.switch_intervals.append(sys.getswitchinterval())
         if self.sends == 1:
             await asyncio.sleep(HOLD_S)  # a slow first round trip, not a wait for anything
         message_id = await super().send(content, visibility_timeout=visibility_timeout)
@@ -92,6 +98,8 @@ async def test_other_sources_parse_only_once_the_first_message_is_queued(
     )  # fmt: skip
     clock = Clock(1.0)
     transport = NotingTransport(entries, clock)
+    default_interval = sys.getswitchinterval()
+    assert default_interval > 0.001  # the interpreter's default, 5 ms
     async with (
         StorageAccount(connection_string) as account,
         QueueServiceClient.from_connection_string(connection_string) as service,
@@ -122,6 +130,10 @@ async def test_other_sources_parse_only_once_the_first_message_is_queued(
         f"b's second page was asked for {queue.first_done - transport.asked[page_2]:.3f} s "
         "before the first message was queued"
     )
+    first_interval, *others = queue.switch_intervals
+    assert first_interval == pytest.approx(0.0005)
+    assert others and all(x == pytest.approx(default_interval) for x in others)
+    assert sys.getswitchinterval() == pytest.approx(default_interval)
 
 
 async def test_each_items_dedup_keys_are_computed_once(

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -190,6 +191,11 @@ def key_digest(key: str) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
+def key_digests(keys: Iterable[str]) -> tuple[str, ...]:
+    """``key_digest`` of each key, in order."""
+    return tuple(map(key_digest, keys))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ContentItem:
     """One collected post, whatever platform it came from."""
@@ -283,7 +289,7 @@ class ContentItem:
         """``key_digest`` of each of ``dedup_keys()``, in the same order: what the history
         stores and the dedup check looks up. Worked out on the first call, like the keys."""
         if self._digests is None:
-            digests = tuple(map(key_digest, self.dedup_keys()))
+            digests = key_digests(self.dedup_keys())
             object.__setattr__(self, "_digests", digests)  # frozen: set as the dataclass does
             return digests
         return self._digests

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pipeline.items import DIGEST_CHARS, key_digest
+from pipeline.items import DIGEST_CHARS, key_digest, key_digests
 
 __all__ = [
     "DIGEST_CHARS",
@@ -14,11 +14,6 @@ __all__ = [
     "key_digest",
     "key_digests",
 ]
-
-
-def key_digests(keys: Iterable[str]) -> tuple[str, ...]:
-    """``key_digest`` of each key, in order."""
-    return tuple(map(key_digest, keys))
 
 
 class SeenKeys:

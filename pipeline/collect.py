@@ -238,8 +238,8 @@ class _Run:
         )
         rate = inputs.options.rate_limit_items_per_s
         self.limiter = _RateLimiter(rate, inputs.clock) if rate else None
-        # Streaming: sent, waiting for the blob and the history (line, key digests, time).
-        self._pending: list[tuple[bytes, tuple[str, ...], datetime]] = []
+        # Streaming: sent, waiting for the blob and the history (its blob line, the item).
+        self._pending: list[tuple[bytes, ContentItem]] = []
         self._collected = 0  # items collected so far, all sources
         self._claims: dict[str, str] = {}  # content hash -> claim check written this run
         self._flush_lock = asyncio.Lock()
@@ -291,15 +291,13 @@ class _Run:
             await self.inputs.store.ensure_append_blob(self.blob)
             self._blob_ready = True
 
-    async def send(
-        self, item: ContentItem, mode: str, stamp: _Stamp, item_json: str | None = None
-    ) -> None:
-        """Send the item's message; ``item_json`` is ``encode_item(item)`` when the caller has
-        it (the item's fields are encoded once for the message and the blob line)."""
+    async def send(self, item: ContentItem, mode: str, stamp: _Stamp, item_json: str) -> None:
+        """Send the item's message; ``item_json`` is ``encode_item(item)`` (the item's fields
+        are encoded once for the message and the blob line)."""
         if self.limiter is not None:
             stamp = await self.limiter.acquire(stamp)
         message_id = new_message_id()
-        text = item_message(item_json or encode_item(item), message_id, self._frames[mode])
+        text = item_message(item_json, message_id, self._frames[mode])
         if needs_claim_check(text):
             message = build_message(
                 item,
@@ -342,11 +340,11 @@ class _Run:
             ref = self._claims[item.content_hash] = f"{self.inputs.store.name}/{claim}"
         return ref
 
-    async def blob_line(self, item: ContentItem, item_json: str | None = None) -> bytes:
-        """The item's collection-blob line (from ``item_json``, ``encode_item(item)``, when the
-        caller has it); an item over the append-block limit is claim-checked, so that one huge
-        item does not fail the append of the whole run."""
-        line = item_line(item_json or encode_item(item))
+    async def blob_line(self, item: ContentItem, item_json: str) -> bytes:
+        """The item's collection-blob line from ``item_json`` (``encode_item(item)``); an item
+        over the append-block limit is claim-checked, so that one huge item does not fail the
+        append of the whole run."""
+        line = item_line(item_json)
         if line_needs_claim_check(line):
             line = encode_collection_line(collection_line(item, await self.claim(item)))
         return line
@@ -374,8 +372,12 @@ class _Run:
             if not entries:
                 return
             await self.ensure_blob()
-            await self.inputs.store.append_jsonl(self.blob, [line for line, _, _ in entries])
-            await self.inputs.history.record_digests([(d, at) for _, d, at in entries])
+            await self.inputs.store.append_jsonl(self.blob, [line for line, _ in entries])
+            await self.record_history([item for _, item in entries])
+
+    async def record_history(self, items: Sequence[ContentItem]) -> None:
+        """Record the key digests of queued items in the history, at their collection times."""
+        await self.inputs.history.record_digests([(i.key_digests(), i.collected_at) for i in items])
 
     # -- the two groups ------------------------------------------------------------------
     async def read_source(self, source: SourceConfig) -> Any:
@@ -414,9 +416,7 @@ class _Run:
                 self.blob, [await self.blob_line(item, data) for item, data in new_items]
             )
             await self.send_all(new_items, "batch", done)
-            await self.inputs.history.record_digests(
-                [(i.key_digests(), i.collected_at) for i, _ in new_items]
-            )
+            await self.record_history([item for item, _ in new_items])
         self.note_end(done.now())
 
     async def run_streaming_source(self, source: SourceConfig, outbox: asyncio.Queue[Any]) -> None:
@@ -455,8 +455,7 @@ class _Run:
         await self.send(item, "streaming", stamp, item_json)
         # The blob line is made here, item by item between the sends, so that a flush holds the
         # loop only for its two requests, not for the lines of a second's worth of items.
-        line = await self.blob_line(item, item_json)
-        self._pending.append((line, item.key_digests(), item.collected_at))
+        self._pending.append((await self.blob_line(item, item_json), item))
         if len(self._pending) >= self.inputs.options.blob_flush_items:
             self._flush_now.set()  # the flusher writes; the sender goes on sending
 

@@ -72,7 +72,7 @@ def collection_line(item: ContentItem, claim_check: str | None = None) -> dict[s
 def encode_collection_line(line: dict[str, Any]) -> bytes:
     """A collection-blob line: compact UTF-8 JSON, as the message is encoded (values JSON does
     not know written as text), and a newline. ``BlobStore.append_jsonl`` takes it as it is."""
-    return (_JSON.encode(line) + "\n").encode("utf-8")
+    return item_line(_JSON.encode(line))
 
 
 def encode_item(item: ContentItem) -> str:
@@ -83,7 +83,8 @@ def encode_item(item: ContentItem) -> str:
 
 
 def item_line(item_json: str) -> bytes:
-    """``encode_collection_line(collection_line(item))`` from ``encode_item(item)``."""
+    """A collection-blob line from its JSON: ``encode_collection_line(collection_line(item))``
+    from ``encode_item(item)``."""
     return (item_json + "\n").encode("utf-8")
 
 

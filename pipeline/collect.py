@@ -64,7 +64,7 @@ from pipeline.messages import (
     new_message_id,
 )
 from pipeline.metrics import MessageRecord, RunMetrics, RunTally
-from pipeline.sources import SourceStats, collect_source
+from pipeline.sources import ParseGate, SourceStats, collect_source
 from pipeline.storage import BlobStore, QueueAdapter
 from pipeline.validators import Validators, load_validators, save_validators
 
@@ -245,13 +245,12 @@ class _Run:
         self._flush_lock = asyncio.Lock()
         self._blob_ready = False
         self._first_sent = asyncio.Event()
-        # Streaming: the earliest schedule time of an item sent by ``send_early``, and how many
-        # such sends are in flight; the sources hold their parsing (CPU work on the loop or in
-        # the parser thread) while ``parse_gate`` is clear.
+        # Streaming: the earliest schedule time of an item sent by ``send_early``. The sources
+        # hold their parsing (CPU work on the loop or in the parser thread) while ``parse_gate``
+        # is closed by an early send, and the senders and the flusher hold their next request
+        # while it is closed or a parse may still bring out an earlier item (``quiet``).
         self._earliest_s = math.inf
-        self._early_in_flight = 0
-        self.parse_gate = asyncio.Event()
-        self.parse_gate.set()
+        self.parse_gate = ParseGate()
         self._flush_now = asyncio.Event()
         self.end_s = 0.0  # the run's last moment on its timeline (see _Stamp)
 
@@ -440,15 +439,15 @@ class _Run:
         it is on the queue. The first new item of a run always comes this way; a later one
         only when a long parse (untimed) brought it out after a later-collected item."""
         self._earliest_s = stamp.schedule_s
-        self._early_in_flight += 1
-        self.parse_gate.clear()
-        try:
-            with _quick_gil_handoff():
-                await self.send_streaming(item, stamp)
-        finally:
-            self._early_in_flight -= 1
-            if not self._early_in_flight:
-                self.parse_gate.set()
+        with self.parse_gate.closed(), _quick_gil_handoff():
+            await self.send_streaming(item, stamp)
+
+    async def quiet(self) -> None:
+        """Return when a sender or the flusher may start a request: not while an early message
+        is in flight (``send_early``), nor while a feed is being parsed whose items would be
+        earlier on the run's timeline than any sent so far (they will be sent early: a burst
+        of sends started meanwhile would still be in flight). Both happen only at the start."""
+        await self.parse_gate.wait_quiet(self._earliest_s)
 
     async def send_streaming(self, item: ContentItem, stamp: _Stamp) -> None:
         item_json = encode_item(item)
@@ -469,6 +468,7 @@ class _Run:
             try:
                 if entry is None:
                     return
+                await self.quiet()
                 await self.send_streaming(*entry)
             finally:
                 outbox.task_done()
@@ -483,6 +483,7 @@ class _Run:
                     self.inputs.clock.wall(self.inputs.options.blob_flush_interval_s),
                 )
             self._flush_now.clear()
+            await self.quiet()
             await self.flush()
 
     async def run(self) -> None:

@@ -9,12 +9,14 @@ host's rate-limit budget (see ``pipeline.sources._http``); docs/sources.md has t
 """
 
 from pipeline.sources._collect import collect_source
+from pipeline.sources._gate import ParseGate
 from pipeline.sources._http import MAX_REQUESTS_IN_FLIGHT, limit_requests_in_flight
 from pipeline.sources._stats import ERROR_KINDS, WARNING_KINDS, SourceStats
 
 __all__ = [
     "ERROR_KINDS",
     "MAX_REQUESTS_IN_FLIGHT",
+    "ParseGate",
     "WARNING_KINDS",
     "SourceStats",
     "collect_source",

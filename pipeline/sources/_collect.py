@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Callable
@@ -14,6 +13,7 @@ from pipeline.config import SourceConfig
 from pipeline.errors import ReplayError
 from pipeline.items import ContentItem, content_hash
 from pipeline.sources._feeds import collect_feed
+from pipeline.sources._gate import ParseGate
 from pipeline.sources._http import Fetcher, SourceFetchError
 from pipeline.sources._mastodon import collect_mastodon
 from pipeline.sources._reddit import collect_reddit
@@ -53,13 +53,15 @@ async def collect_source(
     stats: SourceStats,
     validators: Validators | None = None,
     *,
-    parse_gate: asyncio.Event | None = None,
+    parse_gate: ParseGate | None = None,
 ) -> AsyncGenerator[ContentItem, None]:
     """Yield the accepted items of one source; failures end it and are counted in ``stats``.
 
     ``validators``: send the previous run's ETag / Last-Modified (feeds) and keep what this
-    run receives (``pipeline.validators``). ``parse_gate``: while it is clear, a response is
-    not parsed (the collection run holds parsing while its first message is in flight)."""
+    run receives (``pipeline.validators``). ``parse_gate``: while it is closed, a response is
+    not parsed, and a feed says while it is being parsed off the loop (the collection run holds
+    parsing while an early message is in flight, and its sends while a parse may bring out an
+    earlier item: ``pipeline.sources._gate``)."""
     fetcher = Fetcher(client, source, clock, stats, validators, parse_gate=parse_gate)
     collector = _COLLECTORS[source.type](fetcher, source, clock, stats)
     started = clock.task_time()

@@ -117,7 +117,8 @@ async def collect_feed(
     with clock.untimed():  # parsing is not waiting: it takes no recording time
         async with turn:
             await fetcher.parse_turn()
-            items = await loop.run_in_executor(_PARSER, _parse_items, fetched, source, stats)
+            with fetcher.parsing():
+                items = await loop.run_in_executor(_PARSER, _parse_items, fetched, source, stats)
     fetcher.keep_validators(source.url, fetched)
     for item in items:
         stats.accept(clock.task_time())

@@ -20,6 +20,7 @@ Shared by every source on one client (so by every caller: collection runs, ``rec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import email.utils
 import json
@@ -35,6 +36,7 @@ import httpx
 from pipeline.clock import Clock
 from pipeline.config import SourceConfig
 from pipeline.sources._common import server_error_text
+from pipeline.sources._gate import ParseGate
 from pipeline.sources._stats import SourceStats
 from pipeline.validators import Validators
 
@@ -142,7 +144,7 @@ class Fetcher:
         stats: SourceStats,
         validators: Validators | None = None,
         *,
-        parse_gate: asyncio.Event | None = None,
+        parse_gate: ParseGate | None = None,
     ) -> None:
         self.client = client
         self.source = source
@@ -165,9 +167,16 @@ class Fetcher:
         self._last_start = self.clock.task_time()
 
     async def parse_turn(self) -> None:
-        """Return once the response may be parsed: at once unless ``parse_gate`` is clear."""
-        if self.parse_gate is not None and not self.parse_gate.is_set():
-            await self.parse_gate.wait()
+        """Return once the response may be parsed: at once unless ``parse_gate`` is closed."""
+        if self.parse_gate is not None:
+            await self.parse_gate.wait_open()
+
+    def parsing(self) -> contextlib.AbstractContextManager[None]:
+        """Announce, for the block, a parse off the loop of the response received at the
+        task's current schedule time (``ParseGate.parsing``)."""
+        if self.parse_gate is None:
+            return contextlib.nullcontext()
+        return self.parse_gate.parsing(self.clock.task_time())
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.source.backoff_max_s, self.source.backoff_base_s * 2 ** (attempt - 1))

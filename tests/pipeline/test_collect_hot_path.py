@@ -8,6 +8,9 @@
 - While that message is in flight the interpreter hands the GIL between threads every 0.5 ms
   (a feed parse already running in the parser thread cannot be stopped); the other sends run
   with the process's own switch interval, which the run leaves as it found it.
+- While a feed is being parsed whose items are earlier on the run's timeline than any item
+  sent so far (parsing takes no recording time), the senders start no new send: the earliest
+  item, sent at once when the parse ends, would otherwise go out behind a burst of sends.
 - Each item's dedup keys are computed once a run, though the dedup check and the history record
   (a flush later) both use them.
 """
@@ -15,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 from datetime import timedelta
@@ -25,6 +29,7 @@ import pytest
 from azure.storage.queue.aio import QueueServiceClient
 
 import pipeline.items as items_module
+import pipeline.sources._feeds as feeds_module
 from pipeline.clock import Clock
 from pipeline.collect import CollectorOptions, RunInputs, collect_run
 from pipeline.har import ReplayTransport
@@ -134,6 +139,109 @@ async def test_other_sources_parse_only_once_the_first_message_is_queued(
     assert first_interval == pytest.approx(0.0005)
     assert others and all(x == pytest.approx(default_interval) for x in others)
     assert sys.getswitchinterval() == pytest.approx(default_interval)
+
+
+class TimedQueue(QueueAdapter):
+    """The real queue adapter, noting each send's source and when it started (wall)."""
+
+    def __init__(self, service: QueueServiceClient, name: str, endpoint: str) -> None:
+        super().__init__(service, name, endpoint)
+        self.starts: list[tuple[float, str]] = []
+
+    async def send(self, content: str | dict[str, Any], *, visibility_timeout: int | None = None):
+        message = json.loads(content) if isinstance(content, str) else content
+        self.starts.append((time.monotonic(), message["source_name"]))
+        return await super().send(content, visibility_timeout=visibility_timeout)
+
+
+def _slow_feed(entries: int) -> str:
+    """An RSS feed that takes the parser thread a good while (about 0.5 s for 1,500 entries)
+    and yields one new item: every entry has the same guid, so the rest are duplicates."""
+    items = "".join(
+        f'<item><title>Entry {n} of a slow feed</title><guid isPermaLink="false">slow-1</guid>'
+        f"<description>&lt;p&gt;{'Words of a body, parsed slowly. ' * 12}{n}&lt;/p&gt;"
+        "</description></item>"
+        for n in range(entries)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>slow</title>'
+        f"<link>https://slow.example/</link><description>d</description>{items}</channel></rss>"
+    )
+
+
+async def test_no_send_starts_while_an_earlier_feed_is_being_parsed(
+    connection_string: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed's response comes 5 ms in and is parsed in the parser thread for a long while;
+    a Reddit page of 20 posts comes 10 ms in and is parsed on the loop, so its first post is
+    the first item sent. The feed's item (5 ms on the run's timeline) is still to come: the
+    other 19 posts wait until its parse ends, then it goes out first, alone. The flusher
+    (every 10 ms here) waits too: it has the first post to write."""
+    parses: list[tuple[float, float]] = []
+    real_parse = feeds_module._parse_items
+
+    def timed_parse(*args: Any) -> Any:
+        start = time.monotonic()
+        try:
+            return real_parse(*args)
+        finally:
+            parses.append((start, time.monotonic()))
+
+    monkeypatch.setattr(feeds_module, "_parse_items", timed_parse)
+    posts = [f"p{n}" for n in range(20)]
+    entries = [
+        har_entry("https://slow.example/rss", _slow_feed(1_500), time_ms=5),
+        har_entry(f"{LISTING}?limit=20&raw_json=1", reddit_listing("b", posts, None),
+                  mime="application/json", time_ms=10),
+    ]  # fmt: skip
+    srcs = sources(
+        {"name": "slow", "type": "rss", "url": "https://slow.example/rss"},
+        {"name": "b", "type": "reddit", "subreddit": "b", "limit": 20, "pages": 1},
+    )  # fmt: skip
+    clock = Clock(1.0)
+    async with (
+        StorageAccount(connection_string) as account,
+        QueueServiceClient.from_connection_string(connection_string) as service,
+        fresh(account, unique_name) as (_, store),
+    ):
+        queue = TimedQueue(service, unique_name, account.queue_endpoint)
+        appends: list[float] = []
+        real_append = store.append_jsonl
+
+        async def timed_append(*args: Any, **kwargs: Any) -> Any:
+            appends.append(time.monotonic())
+            return await real_append(*args, **kwargs)
+
+        monkeypatch.setattr(store, "append_jsonl", timed_append)
+        async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
+            metrics = await collect_run(
+                RunInputs(
+                    sources=srcs,
+                    client=client,
+                    queue=queue,
+                    store=store,
+                    history=HistoryIndex(store),
+                    clock=clock,
+                    started_at=START,
+                    options=CollectorOptions(mode_override="streaming", blob_flush_interval_s=0.01),
+                )
+            )
+        messages = await drain(account.queue(unique_name))
+    assert metrics.items_queued == len(messages) == 21
+    assert len(parses) == 1
+    parse_start, parse_end = parses[0]
+    (first_start, first_source), *_ = queue.starts
+    # The scenario: the first post went out while the feed was still being parsed.
+    assert first_source == "b" and parse_start < first_start < parse_end, (
+        "the feed's parse ended too soon"
+    )
+    during = [source for start, source in queue.starts if parse_start < start < parse_end]
+    assert len(during) == 1, f"{len(during) - 1} more sends started during the earlier parse"
+    assert appends and not [t for t in appends if parse_start < t < parse_end], (
+        "the collection blob was written during the earlier parse"
+    )
+    # Then the feed's item went out first, before the other posts.
+    assert [source for _, source in queue.starts][:3] == ["b", "slow", "b"]
 
 
 async def test_each_items_dedup_keys_are_computed_once(

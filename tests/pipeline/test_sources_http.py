@@ -23,12 +23,14 @@ from pipeline.items import ContentItem, content_hash
 from pipeline.recording import Recording, collect_sources, first_item_limit_seconds
 from pipeline.sources import (
     MAX_REQUESTS_IN_FLIGHT,
+    ParseGate,
     SourceStats,
     collect_source,
     limit_requests_in_flight,
 )
 from pipeline.sources import _feeds as feeds_module
 from pipeline.validators import Validator, Validators
+from tests.pipeline.test_collect import har_entry
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 RSS = (
@@ -452,26 +454,26 @@ async def _served(handler_calls: list[httpx.Request], count: int, deadline_s: fl
 
 
 async def _held_then_released(source: SourceConfig, body: bytes, mime: str) -> None:
-    """The source's response arrives while the gate is clear; it is parsed only once it opens."""
+    """The source's response arrives while the gate is closed; it is parsed only once it opens."""
     calls: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         return httpx.Response(200, content=body, headers={"content-type": mime})
 
-    gate = asyncio.Event()  # clear: a first message is in flight
+    gate = ParseGate()
     stats = SourceStats(name=source.name, type=source.type)
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         items = collect_source(client, source, InstantClock(), stats, parse_gate=gate)
-        first = asyncio.ensure_future(anext(items))
-        await _served(calls, 1)
-        # Whatever was handed to the feeds' parser thread is done once a job queued behind it
-        # is; then the loop delivers any result before this test's next step.
-        await asyncio.get_running_loop().run_in_executor(feeds_module._PARSER, lambda: None)
-        for _ in range(50):
-            await asyncio.sleep(0)
-        assert not first.done() and stats.pages == 0, "parsed while the gate was clear"
-        gate.set()
+        with gate.closed():  # a first message is in flight
+            first = asyncio.ensure_future(anext(items))
+            await _served(calls, 1)
+            # Whatever was handed to the feeds' parser thread is done once a job queued behind
+            # it is; then the loop delivers any result before this test's next step.
+            await asyncio.get_running_loop().run_in_executor(feeds_module._PARSER, lambda: None)
+            for _ in range(50):
+                await asyncio.sleep(0)
+            assert not first.done() and stats.pages == 0, "parsed while the gate was closed"
         item = await first
         await items.aclose()
     assert stats.pages == 1 and item.title
@@ -484,7 +486,7 @@ async def test_a_json_response_waits_for_the_parse_gate() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_feed_is_not_handed_to_the_parser_thread_while_the_gate_is_clear() -> None:
+async def test_a_feed_is_not_handed_to_the_parser_thread_while_the_gate_is_closed() -> None:
     await _held_then_released(rss_source(), RSS, "application/rss+xml")
 
 
@@ -517,8 +519,7 @@ async def test_a_feed_queued_behind_a_running_parse_checks_the_gate_when_its_tur
         calls.append(request)
         return httpx.Response(200, content=body, headers={"content-type": "application/rss+xml"})
 
-    gate = asyncio.Event()
-    gate.set()
+    gate = ParseGate()
     feeds = sources(
         {"name": "a", "type": "rss", "url": "https://a.example/feed"},
         {"name": "b", "type": "rss", "url": "https://b.example/feed"},
@@ -531,13 +532,72 @@ async def test_a_feed_queued_behind_a_running_parse_checks_the_gate_when_its_tur
         ]
         firsts = [asyncio.ensure_future(anext(s)) for s in streams]
         await _served(calls, 2)
-        gate.clear()  # a first message goes out: at most the parse under way may finish
-        await _parser_idle()
-        assert sum(st.pages for st in stats) <= 1, (
-            "a second feed was parsed while the gate was clear"
-        )
-        gate.set()
+        with gate.closed():  # a first message goes out: at most the parse under way may finish
+            await _parser_idle()
+            assert sum(st.pages for st in stats) <= 1, (
+                "a second feed was parsed while the gate was closed"
+            )
         await asyncio.gather(*firsts)
         for stream in streams:
             await stream.aclose()
     assert [st.pages for st in stats] == [1, 1]
+
+
+async def _settles(task: asyncio.Future[Any]) -> bool:
+    for _ in range(20):
+        await asyncio.sleep(0)
+    return task.done()
+
+
+@pytest.mark.anyio
+async def test_the_gate_opens_when_the_last_of_overlapping_holds_ends() -> None:
+    gate = ParseGate()
+    first, second = gate.closed(), gate.closed()
+    first.__enter__()
+    second.__enter__()
+    waiter = asyncio.ensure_future(gate.wait_open())
+    first.__exit__(None, None, None)
+    assert not await _settles(waiter) and not gate.is_open
+    second.__exit__(None, None, None)
+    assert await _settles(waiter) and gate.is_open
+
+
+@pytest.mark.anyio
+async def test_quiet_waits_only_for_a_parse_earlier_than_the_earliest_sent() -> None:
+    gate = ParseGate()
+    with gate.parsing(0.5):
+        assert await _settles(asyncio.ensure_future(gate.wait_quiet(0.4)))  # a later parse
+        with gate.parsing(0.2):
+            waiter = asyncio.ensure_future(gate.wait_quiet(0.4))
+            assert not await _settles(waiter) and gate.earliest_parse() == 0.2
+        assert await _settles(waiter)
+    assert gate.earliest_parse() == float("inf")
+    with gate.closed():
+        waiter = asyncio.ensure_future(gate.wait_quiet(0.4))
+        assert not await _settles(waiter)
+    assert await _settles(waiter)
+
+
+@pytest.mark.anyio
+async def test_a_feed_says_when_its_response_came_while_it_is_being_parsed() -> None:
+    """The feed's parse is announced with its response's schedule time, for as long as the
+    parser thread works on it (the collector's senders hold meanwhile: pipeline.collect)."""
+    clock = InstantClock()
+    seen: list[float] = []
+    gate = ParseGate()
+
+    real = feeds_module._parse_items
+
+    def parse(*args: Any) -> Any:
+        seen.append(gate.earliest_parse())  # read in the parser thread, mid-parse
+        return real(*args)
+
+    source = rss_source()
+    stats = SourceStats(name=source.name, type=source.type)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(feeds_module, "_parse_items", parse)
+        # The recorded response takes 1.25 s: it comes 1.25 s into the run.
+        entry = har_entry(str(source.url), RSS, time_ms=1_250)
+        async with httpx.AsyncClient(transport=ReplayTransport([entry], clock)) as client:
+            items = [i async for i in collect_source(client, source, clock, stats, parse_gate=gate)]
+    assert items and seen == [1.25] and gate.earliest_parse() == float("inf")

@@ -40,7 +40,7 @@ _MAX_ENTRIES_PER_LINE = 5_000
 
 
 def encode_lines(
-    hour: datetime, times: list[int], keys_of: Sequence[Sequence[str]]
+    hour: datetime, times: list[int], keys_of: Sequence[Sequence[bytes]]
 ) -> list[dict[str, Any]]:
     """Version 2 lines for the entries of the bucket ``hour``: entry ``i`` at ``times[i]`` µs
     into the hour, with the digests ``keys_of[i]``."""
@@ -56,7 +56,7 @@ def encode_lines(
                 "hi": max(offsets),
                 "t": _pack("I", offsets),
                 "n": _pack("B", [len(keys) for keys in chunk]),
-                "d": "".join(chain.from_iterable(chunk)),
+                "d": b"".join(chain.from_iterable(chunk)).decode("ascii"),
             }
         )
     return lines
@@ -105,13 +105,12 @@ def add_window_entries(seen: SeenKeys, blob: str, data: bytes, lo_us: int, hi_us
     return added
 
 
-def split_digests(packed: str) -> list[str]:
+def split_digests(packed: str) -> list[bytes]:
     """The digests of a concatenation of them, ``DIGEST_CHARS`` characters each (``ValueError``
-    when the length is not a multiple). numpy cuts the strings out in C: a load adds hundreds of
-    thousands of digests, and a Python loop of slices costs more than the set they go into."""
-    cells: list[str] = numpy.frombuffer(
-        packed.encode("utf-32-le"), dtype=f"<U{DIGEST_CHARS}"
-    ).tolist()
+    when the length is not a multiple, or a character is not ASCII). numpy cuts them out in C:
+    a load adds hundreds of thousands of digests, and a Python loop of slices costs more than
+    the set they go into."""
+    cells: list[bytes] = numpy.frombuffer(packed.encode("ascii"), dtype=f"S{DIGEST_CHARS}").tolist()
     return cells
 
 
@@ -142,12 +141,13 @@ def entry_times(record: Any) -> list[int]:
     return list(_unpack("I", record["t"]))
 
 
-def entry_keys(record: Any) -> list[list[str]]:
-    """The digests of each entry of an index line, version 2 or 1."""
+def entry_keys(record: Any) -> list[list[bytes]]:
+    """The digests of each entry of an index line, version 2 or 1 (``ValueError`` or
+    ``TypeError`` when they are not ASCII text)."""
     if record.get("v", 1) == 1:
-        keys: list[list[str]] = record["k"]
-        return keys
-    packed, counts = _digests_and_counts(record)
+        return [[_ascii(digest) for digest in digests] for digests in record["k"]]
+    text, counts = _digests_and_counts(record)
+    packed = text.encode("ascii")
     out = []
     at = 0
     for count in counts:
@@ -155,3 +155,9 @@ def entry_keys(record: Any) -> list[list[str]]:
         out.append([packed[i : i + DIGEST_CHARS] for i in range(at, end, DIGEST_CHARS)])
         at = end
     return out
+
+
+def _ascii(digest: Any) -> bytes:
+    if not isinstance(digest, str):
+        raise TypeError(f"a digest is text, not {type(digest).__name__}")
+    return digest.encode("ascii")

@@ -1,19 +1,19 @@
 """``HistoryIndex``: record the keys of queued items, load the keys of the lookback window.
 
 One append blob per hour of the items' times (``layout``); each ``record()`` call appends one
-block of version 2 lines (``codec``) per hour bucket it touches. ``load(now)`` lists the names
-under the prefix the window's days share (``(now - lookback, now]``, ``window``), downloads only
-the hour buckets inside it (concurrently, bounded), parses each as it arrives and never reads a
-collection blob. Retention (``cleanup``, ``cleanup_collections``) lives in ``retention``.
+block of version 2 lines (``codec``) per hour bucket it touches. ``load(now)`` lists the days
+of the window (``(now - lookback, now]``, ``window``), downloads only the hour buckets inside it
+(concurrently, bounded by count and by bytes in flight), parses each as it arrives and never
+reads a collection blob. Retention (``cleanup``, ``cleanup_collections``) lives in ``retention``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import logging
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +33,7 @@ from pipeline.history.window import (
     utc,
 )
 from pipeline.messages import COLLECTIONS_PREFIX
-from pipeline.storage import BlobStore
+from pipeline.storage import BlobInfo, BlobStore
 
 __all__ = ["HistoryIndex", "LoadStats"]
 
@@ -43,6 +43,55 @@ _ONE_US = timedelta(microseconds=1)
 # An append blob takes at most 50,000 blocks; past that a bucket rolls over to a new part.
 _BLOCK_LIMIT_CODE = "BlockCountExceedsLimit"
 _MAX_PARTS = 1_000
+# A load downloads buckets of at most this many bytes at once (any one bucket, whatever its
+# size, when none is in flight). Buckets downloaded together arrive together: a day of 100,000
+# items makes three buckets of about 2 MB, and the three in flight at once all arrived before
+# the first could be parsed. One at a time, each is parsed while the next one downloads.
+_BYTES_IN_FLIGHT = 2 * 1024 * 1024
+
+
+class _DownloadBudget:
+    """At most ``count`` downloads in flight and, past the first, ``max_bytes`` bytes; the
+    waiters are let in in order."""
+
+    def __init__(self, count: int, max_bytes: int) -> None:
+        self._count = count
+        self._max_bytes = max_bytes
+        self._in_flight = 0
+        self._bytes = 0
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    def _fits(self, size: int) -> bool:
+        return not self._in_flight or (
+            self._in_flight < self._count and self._bytes + size <= self._max_bytes
+        )
+
+    def _take(self, size: int) -> None:
+        self._in_flight += 1
+        self._bytes += size
+
+    async def acquire(self, size: int) -> None:
+        if not self._waiters and self._fits(size):
+            self._take(size)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((size, waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(size)  # let in, then cancelled: pass it on
+            else:
+                self._waiters.remove((size, waiter))
+            raise
+
+    def release(self, size: int) -> None:
+        self._in_flight -= 1
+        self._bytes -= size
+        while self._waiters and self._fits(self._waiters[0][0]):
+            size, waiter = self._waiters.popleft()
+            self._take(size)
+            waiter.set_result(None)
 
 
 @contextlib.contextmanager
@@ -122,10 +171,10 @@ class HistoryIndex:
         """
         return await self.record_digests((key_digests(keys), when) for keys, when in entries)
 
-    async def record_digests(self, entries: Iterable[tuple[Sequence[str], datetime]]) -> int:
+    async def record_digests(self, entries: Iterable[tuple[Sequence[bytes], datetime]]) -> int:
         """``record`` for keys already digested (``key_digests``): the collector digests an
         item's keys once, for its dedup check, and records those digests."""
-        buckets: dict[datetime, tuple[list[int], list[Sequence[str]]]] = {}
+        buckets: dict[datetime, tuple[list[int], list[Sequence[bytes]]]] = {}
         for digests, when in entries:
             if not digests:
                 continue
@@ -139,7 +188,9 @@ class HistoryIndex:
         await gather_bounded(self.max_concurrency, self._append, buckets.items())
         return sum(len(times) for times, _ in buckets.values())
 
-    async def _append(self, bucket: tuple[datetime, tuple[list[int], list[Sequence[str]]]]) -> None:
+    async def _append(
+        self, bucket: tuple[datetime, tuple[list[int], list[Sequence[bytes]]]]
+    ) -> None:
         hour, (times, keys_of) = bucket
         lines = encode_lines(hour, times, keys_of)
         part = self._parts.get(hour, 0)
@@ -160,9 +211,9 @@ class HistoryIndex:
     async def load(self, now: datetime) -> SeenKeys:
         """The keys recorded with a time in ``(now - lookback, now]``.
 
-        One listing covers the window's days (the longest prefix their paths share) and only
-        the hour buckets inside the window are downloaded (bounded concurrency), each parsed
-        as it arrives. Unreadable lines are logged and skipped, not fatal.
+        The window's days are listed (with sizes) and only the hour buckets inside the window
+        are downloaded (bounded by count and by bytes in flight), each parsed as it arrives.
+        Unreadable lines are logged and skipped, not fatal.
         """
         window = Window.ending_at(now, self.lookback)
         lo_us, hi_us = window.bounds_us()
@@ -174,29 +225,38 @@ class HistoryIndex:
         # the young ones is cheap), a load of 300,000 digests does not cost the run's first
         # passes tens of milliseconds each.
         gc.collect(1)
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+        budget = _DownloadBudget(self.max_concurrency, _BYTES_IN_FLIGHT)
 
-        async def read_bucket(name: str) -> tuple[int, int]:
+        async def read_bucket(bucket: BlobInfo) -> tuple[int, int]:
             """(bytes, entries in the window) of one bucket; parsed as soon as it arrives."""
-            async with semaphore:
-                data = await self.store.read_bytes(name)
+            await budget.acquire(bucket.size)
+            try:
+                data = await self.store.read_bytes(bucket.name)
+            finally:
+                budget.release(bucket.size)
+            await asyncio.sleep(0)  # the download let in by the release goes out first
             if data is None:  # deleted by a cleanup between list and download
                 return 0, -1
-            return len(data), add_window_entries(seen, name, data, lo_us, hi_us)
+            return len(data), add_window_entries(seen, bucket.name, data, lo_us, hi_us)
 
-        # One request, not one a day: the days of a window share their year and month, often
-        # their tens of days; retention bounds what else the prefix holds.
-        prefix = os.path.commonprefix([self.prefix + day_path(day) for day in window.days()])
-        names = [
-            name
-            for name in await self.store.list_names(prefix)
-            if (hour := bucket_hour(self.prefix, name)) is not None
+        # One listing a day of the window, at once: a listing with sizes costs its parse per
+        # blob, and a prefix shared by the window's days would list other days' buckets too.
+        listings = await gather_bounded(
+            self.max_concurrency,
+            self.store.list,
+            [self.prefix + day_path(d) for d in window.days()],
+        )
+        buckets = [
+            info
+            for listing in listings
+            for info in listing
+            if (hour := bucket_hour(self.prefix, info.name)) is not None
             and first_hour <= hour <= last_hour
         ]
         # Tens of thousands of small strings, no cycles: a collection pass over the process's
         # heap after every few hundred of them would cost more than the whole parse.
         with _gc_paused():
-            results = await asyncio.gather(*(read_bucket(name) for name in names))
+            results = await asyncio.gather(*(read_bucket(bucket) for bucket in buckets))
         size = sum(size for size, _ in results)
         entries = sum(count for _, count in results if count >= 0)
         self.last_load = LoadStats(

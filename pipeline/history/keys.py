@@ -22,7 +22,7 @@ class SeenKeys:
     __slots__ = ("_digests",)
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
-        self._digests: set[str] = {key_digest(k) for k in keys}
+        self._digests: set[bytes] = {key_digest(k) for k in keys}
 
     def __repr__(self) -> str:
         return f"SeenKeys({len(self._digests)} digests)"
@@ -38,14 +38,14 @@ class SeenKeys:
     def add(self, keys: Iterable[str]) -> None:
         self._digests.update(key_digest(k) for k in keys)
 
-    def add_digests(self, digests: Iterable[str]) -> None:
+    def add_digests(self, digests: Iterable[bytes]) -> None:
         """Add digests already computed by ``key_digest`` (as read from the index)."""
         self._digests.update(digests)
 
     def update(self, other: SeenKeys) -> None:
         self._digests.update(other._digests)
 
-    def digests(self) -> frozenset[str]:
+    def digests(self) -> frozenset[bytes]:
         return frozenset(self._digests)
 
 
@@ -59,7 +59,7 @@ def first_seen(keys: Iterable[str], *sets: SeenKeys) -> str | None:
     return None if index is None else keys[index]
 
 
-def first_seen_index(digests: Sequence[str], *sets: SeenKeys) -> int | None:
+def first_seen_index(digests: Sequence[bytes], *sets: SeenKeys) -> int | None:
     """The position of the first of ``digests`` (an item's ``key_digests``) that any of
     ``sets`` has seen, else None: ``first_seen`` for keys already digested."""
     if all(s._digests.isdisjoint(digests) for s in sets):

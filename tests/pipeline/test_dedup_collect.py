@@ -146,7 +146,7 @@ async def test_old_history_entries_load_and_a_short_text_hash_matches_nothing(
     bucket = history.bucket_name(hour)
     v2 = encode_lines(hour, [60_000_000], [[key_digest(k) for k in old_keys[:2]]])
     v1 = {"v": 1, "t0": v2[0]["t0"], "t": [120_000_000],
-          "k": [[key_digest(old_keys[2])]]}  # fmt: skip
+          "k": [[key_digest(old_keys[2]).decode("ascii")]]}  # fmt: skip
     await store.ensure_append_blob(bucket)
     await store.append_jsonl(bucket, [*v2, v1])
     assert len(await history.load(run.started_at)) == 3

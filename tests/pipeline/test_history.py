@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from azure.storage.blob.aio import ContainerClient
 
+import pipeline.history.index as index_module
 from benchmarks.history_baseline import load_history_from_collections
 from pipeline.errors import StorageError
 from pipeline.history import (
@@ -86,17 +87,23 @@ async def container(account: StorageAccount, name: str) -> BlobStore:
     return await account.container(name).create_if_missing()
 
 
+def _text(key: str) -> str:
+    """A key's digest as a JSON line holds it."""
+    return key_digest(key).decode("ascii")
+
+
 def test_key_digest_is_short_and_stable():
     digest = key_digest("id:reddit:t3_abc")
     assert digest == key_digest("id:reddit:t3_abc")
-    assert len(digest) == 16 and "=" not in digest
+    assert len(digest) == 16 and b"=" not in digest
     assert digest != key_digest("id:reddit:t3_abd")
-    assert key_digest("") == "47DEQpj8HBSa-_TI"  # SHA-256 of b"" is e3b0c442 98fc1c14...
+    assert key_digest("") == b"47DEQpj8HBSa-_TI"  # SHA-256 of b"" is e3b0c442 98fc1c14...
 
 
 def test_split_digests_cuts_what_record_concatenates():
     digests = [key_digest(f"key {i}") for i in range(1_000)]
-    assert split_digests("".join(digests)) == digests  # the same as slicing every 16 chars
+    # The same as slicing every 16 characters of the line's text:
+    assert split_digests(b"".join(digests).decode("ascii")) == digests
     assert split_digests("") == []
     with pytest.raises(ValueError):
         split_digests("x" * (DIGEST_CHARS + 1))
@@ -154,6 +161,88 @@ async def test_record_then_load_respects_the_window(connection_string: str, uniq
         assert not later.seen(list(entries))
 
 
+class InFlightStore(BlobStore):
+    """A real BlobStore noting, in order, each download's start and end and each parse."""
+
+    def __init__(self, client: ContainerClient, name: str, endpoint: str) -> None:
+        super().__init__(client, name, endpoint)
+        self.events: list[tuple[str, str]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def read_bytes(self, blob: str, *, max_bytes: int | None = None) -> bytes | None:
+        self.events.append(("start", blob))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await super().read_bytes(blob, max_bytes=max_bytes)
+        finally:
+            self.in_flight -= 1
+            self.events.append(("end", blob))
+
+
+async def _loaded_by_in_flight_store(
+    connection_string: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[InFlightStore, list[BlobInfo]]:
+    """Four buckets of about 15 KB in the window, loaded by an ``InFlightStore``."""
+    async with StorageAccount(connection_string) as account:
+        writer = HistoryIndex(await container(account, name))
+        entries = [(keys(i), NOW - (1 + i % 4) * HOUR) for i in range(1_200)]
+        await writer.record(entries)
+        buckets = await writer.store.list("history/")
+    async with ContainerClient.from_connection_string(connection_string, name) as client:
+        store = InFlightStore(client, name, "azurite")
+        real_parse = index_module.add_window_entries
+
+        def parse(seen: SeenKeys, blob: str, *args: Any) -> int:
+            store.events.append(("parse", blob))
+            return real_parse(seen, blob, *args)
+
+        monkeypatch.setattr(index_module, "add_window_entries", parse)
+        seen = await HistoryIndex(store).load(NOW)
+    assert len(seen) == 3 * 1_200
+    return store, buckets
+
+
+async def test_small_buckets_are_downloaded_together(
+    connection_string: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, buckets = await _loaded_by_in_flight_store(connection_string, unique_name, monkeypatch)
+    assert len(buckets) == 4 and all(10_000 < b.size < 30_000 for b in buckets)
+    assert store.most_in_flight == 4  # far below the bytes a load has in flight at once
+
+
+async def test_large_buckets_are_downloaded_one_at_a_time_each_parsed_during_the_next(
+    connection_string: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buckets of more bytes than a load keeps in flight (the limit lowered here to 1.5 of
+    these buckets) are downloaded one after another, and each one's download starts before
+    the previous one is parsed: downloaded together, they would all arrive together."""
+    monkeypatch.setattr(index_module, "_BYTES_IN_FLIGHT", 25_000)
+    store, _ = await _loaded_by_in_flight_store(connection_string, unique_name, monkeypatch)
+    assert store.most_in_flight == 1
+    kinds = [kind for kind, _ in store.events]
+    assert kinds == ["start", "end", "start", "parse", "end", "start", "parse", "end", "start",
+                     "parse", "end", "parse"], store.events  # fmt: skip
+
+
+async def test_the_download_budget_passes_on_a_slot_its_cancelled_waiter_was_given() -> None:
+    budget = index_module._DownloadBudget(2, 100)
+    await asyncio.wait_for(budget.acquire(150), 1)  # the first is let in whatever its size
+    second = asyncio.ensure_future(budget.acquire(50))
+    third = asyncio.ensure_future(budget.acquire(60))  # behind it, in order
+    await asyncio.sleep(0)
+    assert not second.done() and not third.done()
+    budget.release(150)  # lets the second in; the third does not fit beside it
+    second.cancel()  # let in, then cancelled before it ran: its slot goes on to the third
+    await asyncio.wait_for(asyncio.gather(second, third, return_exceptions=True), 1)
+    assert second.cancelled() and third.done() and not third.cancelled()
+    fourth = asyncio.ensure_future(budget.acquire(50))  # 60 + 50 > 100: waits
+    await asyncio.sleep(0)
+    assert not fourth.done()
+    fourth.cancel()
+
+
 async def test_load_reads_only_the_window_buckets(connection_string: str, unique_name: str):
     async with StorageAccount(connection_string) as account:
         writer = HistoryIndex(await container(account, unique_name))
@@ -170,7 +259,7 @@ async def test_load_reads_only_the_window_buckets(connection_string: str, unique
 
     window = {history.bucket_name(NOW - h * HOUR) for h in range(25)}  # 07:00 back to 08:00
     assert sorted(store.read) == sorted(window)
-    assert store.listed == ["history/2026/11/2"]  # one listing: the prefix the two days share
+    assert sorted(store.listed) == ["history/2026/11/28/", "history/2026/11/29/"]  # its days
     assert collection not in store.read
     in_window = [i for i, when in enumerate(hours) if NOW - DAY < when <= NOW]
     assert len(in_window) == 24
@@ -373,7 +462,7 @@ async def test_version_1_lines_are_still_read(connection_string: str, unique_nam
         hour = hour.replace(minute=0, second=0, microsecond=0)
         t0 = int((hour - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1_000_000
         old_line = {"v": 1, "t0": t0, "t": [60_000_000, 120_000_000],
-                    "k": [[key_digest("old-a")], [key_digest("old-b"), key_digest("old-c")]]}  # fmt: skip
+                    "k": [[_text("old-a")], [_text("old-b"), _text("old-c")]]}  # fmt: skip
         await history.store.append_jsonl(history.bucket_name(hour), [old_line])
         await history.record([(["new"], hour + timedelta(minutes=5))])
         seen = await history.load(NOW)

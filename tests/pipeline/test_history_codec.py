@@ -30,8 +30,13 @@ HOUR_US = 1_795_935_600 * 1_000_000  # `date -u -d 2026-11-29T07:00:00Z +%s`, in
 MIN_US = 60 * 1_000_000
 
 
-def digests(*names: str) -> list[str]:
+def digests(*names: str) -> list[bytes]:
     return [key_digest(n) for n in names]
+
+
+def texts(*names: str) -> list[str]:
+    """The digests as a JSON line holds them (ASCII text)."""
+    return [digest.decode("ascii") for digest in digests(*names)]
 
 
 def b64(data: bytes) -> str:
@@ -121,7 +126,7 @@ def test_a_version_2_line_as_the_format_describes() -> None:
         "hi": 59 * MIN_US,
         "t": b64(struct.pack("=3I", *times)),
         "n": b64(bytes([2, 1, 3])),
-        "d": "".join(digests("a", "b", "c", "d", "e", "f")),
+        "d": "".join(texts("a", "b", "c", "d", "e", "f")),
     }
     assert entry_times(line) == times
     assert entry_keys(line) == keys
@@ -138,7 +143,7 @@ def test_a_large_call_is_split_into_lines_of_5000() -> None:
 
 
 def test_version_1_lines_are_read() -> None:
-    old = {"t0": HOUR_US, "t": [3, 4], "k": [digests("a"), digests("b", "c")]}
+    old = {"t0": HOUR_US, "t": [3, 4], "k": [texts("a"), texts("b", "c")]}
     assert entry_times(old) == [3, 4] and entry_keys(old) == [digests("a"), digests("b", "c")]
     assert entry_times({**old, "v": 1}) == [3, 4]
     seen = SeenKeys()
@@ -190,8 +195,11 @@ def test_bad_lines_are_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> N
     caplog.set_level(logging.WARNING, logger="pipeline.history")
     good = encode_lines(HOUR, [10], [digests("a")])[0]
     disagree = {**good, "d": good["d"] + "x"}  # one digest character too many
+    not_ascii = {**good, "d": "\u00e9" + good["d"][1:]}  # the right length, not a digest
+    not_text = {"t0": HOUR_US, "t": [10], "k": [[7]]}  # a version 1 line, a number for a digest
     bad = [b"{not json", json.dumps({**good, "t0": "7"}).encode(), json.dumps({"v": 2}).encode(),
-           json.dumps(disagree).encode(),
+           json.dumps(disagree).encode(), json.dumps(not_ascii).encode(),
+           json.dumps(not_text).encode(),
            b"   "]  # fmt: skip
     data = b"\n".join([*bad, json.dumps(good).encode()]) + b"\n"
     seen = SeenKeys()
@@ -199,7 +207,7 @@ def test_bad_lines_are_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> N
     assert seen.digests() == set(digests("a"))
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [
-        f"history_bad_line blob=history/x.jsonl line={n} skipped" for n in (1, 2, 3, 4)
+        f"history_bad_line blob=history/x.jsonl line={n} skipped" for n in (1, 2, 3, 4, 5, 6)
     ]
     # The same disagreeing line read entry by entry (window cuts it) is skipped too.
     partial = {**encode_lines(HOUR, [10, 20], [digests("a"), digests("b")])[0]}
@@ -224,7 +232,7 @@ def test_lines_are_read_past_empty_and_outside_ones(caplog: pytest.LogCaptureFix
     assert add_window_entries(seen, "b", data, HOUR_US + 5, HOUR_US + 10) == 1
     assert seen.digests() == set(digests("a"))
     # A version 1 line (no "v") wholly inside the window is read in full.
-    old = {"t0": HOUR_US, "t": [3, 4], "k": [digests("x"), digests("y", "z")]}
+    old = {"t0": HOUR_US, "t": [3, 4], "k": [texts("x"), texts("y", "z")]}
     seen = SeenKeys()
     assert add_window_entries(seen, "b", _bucket(old), HOUR_US, HOUR_US + 10) == 2
     assert seen.digests() == set(digests("x", "y", "z"))

@@ -80,6 +80,27 @@ def _source_cell_number(notebook: Path, source: str) -> int | None:
     return None
 
 
+class _StoppedKernelCell(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" for a cell whose kernel was stopped.
+
+    An interrupt stops papermill while a cell runs; nbclient then shuts the kernel down on the
+    same event loop, where the cell's pending task wakes up, finds the kernel dead and ends with
+    ``DeadKernelError``, which nothing retrieves. asyncio logs that, with a traceback, when the
+    task is collected: after the command's last line ("interrupted by ..."), at exit."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from nbclient.exceptions import DeadKernelError
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, DeadKernelError)
+
+
+def _quiet_stopped_kernel() -> None:
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _StoppedKernelCell) for f in asyncio_log.filters):
+        asyncio_log.addFilter(_StoppedKernelCell())
+
+
 def execute_notebooks(
     out: str | Path,
     parameters: dict[str, Any],
@@ -126,6 +147,9 @@ def execute_notebooks(
         except PapermillExecutionError as exc:
             cell = _source_cell_number(source, exc.source)
             raise NotebookFailed(name, cell, f"{exc.ename}: {exc.evalue}", target) from None
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (workbench.cli): the kernel is stopped
+            _quiet_stopped_kernel()
+            raise
         seconds = time.monotonic() - start
         done.append(Executed(name, target, seconds))
         if progress:

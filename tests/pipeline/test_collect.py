@@ -202,9 +202,12 @@ async def collect(
     started_at: datetime = START,
     collection_id: str | None = None,
     clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> RunMetrics:
+    """A run of ``srcs`` replaying ``entries`` (or through ``transport``, which replays them
+    on ``clock``)."""
     clock = clock or Clock(speed)
-    async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
+    async with httpx.AsyncClient(transport=transport or ReplayTransport(entries, clock)) as client:
         return await collect_run(
             RunInputs(
                 sources=srcs,

@@ -31,7 +31,7 @@ from azure.storage.queue.aio import QueueServiceClient
 import pipeline.items as items_module
 import pipeline.sources._feeds as feeds_module
 from pipeline.clock import Clock
-from pipeline.collect import CollectorOptions, RunInputs, collect_run
+from pipeline.collect import CollectorOptions
 from pipeline.har import ReplayTransport
 from pipeline.history import HistoryIndex
 from pipeline.storage import QueueAdapter, StorageAccount
@@ -50,6 +50,7 @@ from tests.pipeline.test_collect import (
 pytestmark = pytest.mark.anyio
 
 HOLD_S = 0.3
+STREAMING = CollectorOptions(mode_override="streaming")
 LISTING = "https://www.reddit.com/r/b/new.json"
 
 
@@ -111,19 +112,8 @@ async def test_other_sources_parse_only_once_the_first_message_is_queued(
         fresh(account, unique_name) as (_, store),
     ):
         queue = HeldFirstSendQueue(service, unique_name, account.queue_endpoint)
-        async with httpx.AsyncClient(transport=transport) as client:
-            metrics = await collect_run(
-                RunInputs(
-                    sources=srcs,
-                    client=client,
-                    queue=queue,
-                    store=store,
-                    history=HistoryIndex(store),
-                    clock=clock,
-                    started_at=START,
-                    options=CollectorOptions(mode_override="streaming"),
-                )
-            )
+        metrics = await collect(entries, srcs, queue, store, options=STREAMING, clock=clock,
+                                transport=transport)  # fmt: skip
         messages = await drain(account.queue(unique_name))
     assert metrics.items_queued == len(messages) == 5
     assert queue.first_done is not None
@@ -213,19 +203,8 @@ async def test_no_send_starts_while_an_earlier_feed_is_being_parsed(
             return await real_append(*args, **kwargs)
 
         monkeypatch.setattr(store, "append_jsonl", timed_append)
-        async with httpx.AsyncClient(transport=ReplayTransport(entries, clock)) as client:
-            metrics = await collect_run(
-                RunInputs(
-                    sources=srcs,
-                    client=client,
-                    queue=queue,
-                    store=store,
-                    history=HistoryIndex(store),
-                    clock=clock,
-                    started_at=START,
-                    options=CollectorOptions(mode_override="streaming", blob_flush_interval_s=0.01),
-                )
-            )
+        options = CollectorOptions(mode_override="streaming", blob_flush_interval_s=0.01)
+        metrics = await collect(entries, srcs, queue, store, options=options, clock=clock)
         messages = await drain(account.queue(unique_name))
     assert metrics.items_queued == len(messages) == 21
     assert len(parses) == 1
@@ -266,8 +245,7 @@ async def test_each_items_dedup_keys_are_computed_once(
         fresh(account, unique_name) as (queue, store),
     ):
         history = HistoryIndex(store)
-        options = CollectorOptions(mode_override="streaming")
-        metrics = await collect(entries, srcs, queue, store, options=options, history=history)
+        metrics = await collect(entries, srcs, queue, store, options=STREAMING, history=history)
         recorded = await history.load(START + timedelta(minutes=1))
     assert metrics.items_queued == 5
     assert len(calls) == 5 and len(set(calls)) == 5, calls  # once each

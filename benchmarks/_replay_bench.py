@@ -31,7 +31,7 @@ async def warm_emulator(account: StorageAccount) -> None:
         await store.ensure_append_blob("warm.jsonl")
         await store.append_jsonl("warm.jsonl", [{"warm": True}])
         await store.read_bytes("warm.jsonl")
-        await store.list_names("warm")
+        await store.list("warm")
     finally:
         await account.delete_queue(name)
         await account.delete_container(name)

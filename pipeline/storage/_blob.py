@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -213,16 +212,6 @@ class BlobStore:
 
     async def list(self, prefix: str = "") -> list[BlobInfo]:
         return [info async for info in self.iter(prefix)]
-
-    async def list_names(self, prefix: str = "") -> builtins.list[str]:
-        """The names of the blobs under ``prefix``: a lighter listing than ``list`` (the SDK
-        parses no properties), for loads that only need the names."""
-        try:
-            return [
-                name async for name in self._client.list_blob_names(name_starts_with=prefix or None)
-            ]
-        except AzureError as exc:
-            raise_storage_error(exc, f"{self._what} (list {prefix!r})", self.endpoint)
 
     async def iter(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
         try:

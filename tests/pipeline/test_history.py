@@ -56,10 +56,6 @@ class CountingStore(BlobStore):
         async for info in super().iter(prefix):
             yield info
 
-    async def list_names(self, prefix: str = "") -> list[str]:
-        self.listed.append(prefix)
-        return await super().list_names(prefix)
-
     async def read_bytes(self, blob: str) -> bytes | None:
         self.read.append(blob)
         return await super().read_bytes(blob)

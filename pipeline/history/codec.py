@@ -146,14 +146,13 @@ def entry_keys(record: Any) -> list[list[bytes]]:
     ``TypeError`` when they are not ASCII text)."""
     if record.get("v", 1) == 1:
         return [[_ascii(digest) for digest in digests] for digests in record["k"]]
-    text, counts = _digests_and_counts(record)
-    packed = text.encode("ascii")
+    packed, counts = _digests_and_counts(record)
+    digests = split_digests(packed)
     out = []
     at = 0
     for count in counts:
-        end = at + count * DIGEST_CHARS
-        out.append([packed[i : i + DIGEST_CHARS] for i in range(at, end, DIGEST_CHARS)])
-        at = end
+        out.append(digests[at : at + count])
+        at += count
     return out
 
 
